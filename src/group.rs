@@ -1,0 +1,546 @@
+//! The group and its builders: what a caller configures before `run`.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock::{Clock, ManualClock};
+use crate::error::Error;
+use crate::observe::{Event, Observer};
+use crate::report::{Cause, Report};
+use crate::state::Control;
+use crate::stop::StopHandle;
+use crate::sync::Arc;
+use crate::token::StopToken;
+
+/// The default error type of a group's actors: any error that can cross threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pub(crate) type Execute<E> = Box<dyn FnOnce() -> Result<(), E> + Send + 'static>;
+pub(crate) type Interrupt<E> = Box<dyn FnOnce(&Cause<E>) + Send + 'static>;
+pub(crate) type Force = Box<dyn FnOnce() + Send + 'static>;
+
+/// When an actor's exit triggers teardown (rule S07).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// Any exit, `Ok`, `Err` or panic, triggers teardown. The default, and `oklog/run`'s only
+    /// behaviour.
+    #[default]
+    Critical,
+    /// Only an `Err` or a panic triggers teardown; a clean `Ok` exit is recorded and the group runs
+    /// on. For sidecars and one-shot init work. If every actor is `OnError` and all return `Ok`,
+    /// the group ends when the last one returns (cause [`Cause::AllExited`]).
+    OnError,
+}
+
+impl Policy {
+    /// `critical` or `on-error`, as the report prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Policy::Critical => "critical",
+            Policy::OnError => "on-error",
+        }
+    }
+}
+
+/// A shutdown stage of a group, returned by [`Group::add_stage`] (rule S01).
+///
+/// Teardown interrupts the stages in the order they were created, [`Stage::DEFAULT`] first, and
+/// does not interrupt a stage until every actor of the stages before it has exited (or their
+/// deadline expired).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Stage(pub(crate) usize);
+
+impl Stage {
+    /// The stage every actor is in unless told otherwise; torn down first.
+    pub const DEFAULT: Stage = Stage(0);
+}
+
+pub(crate) struct StageSpec {
+    pub(crate) name: String,
+    pub(crate) grace: Option<Duration>,
+}
+
+pub(crate) struct ActorSpec<E> {
+    pub(crate) name: String,
+    pub(crate) stage: usize,
+    pub(crate) policy: Policy,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) execute: Execute<E>,
+    pub(crate) interrupt: Interrupt<E>,
+    pub(crate) force: Option<Force>,
+}
+
+/// Runs a set of actors as one unit and tears them down deterministically.
+///
+/// An actor is a pair: an *execute* that runs on its own thread until it is done, and an
+/// *interrupt* that asks that execute to return. [`run`](Group::run) starts every execute; the
+/// first one to return (or panic) triggers teardown, which calls every interrupt, in registration
+/// order, stage by stage, and waits for every execute. `run` then returns the first exit's result.
+///
+/// `run` takes `self`, so a group cannot be run twice or changed while it runs:
+///
+/// ```compile_fail
+/// let mut group = rungroup::Group::new();
+/// group.add(|| Ok(()), |_| {});
+/// let _ = group.run();
+/// group.add(|| Ok(()), |_| {}); // error: `group` was moved by `run`
+/// ```
+///
+/// ```compile_fail
+/// let group = rungroup::Group::new();
+/// let _ = group.run();
+/// let _ = group.run(); // error: use of moved value
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::Group;
+/// use std::sync::mpsc;
+///
+/// let mut group = Group::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// // A worker that runs until interrupted.
+/// group.add(move || { let _ = rx.recv(); Ok(()) }, move |_| drop(tx));
+/// // A job that finishes, and so ends the group.
+/// group.add(|| Err("job failed".into()), |_| {});
+/// assert_eq!(group.run().unwrap_err().to_string(), "job failed");
+/// ```
+pub struct Group<E = BoxError> {
+    pub(crate) actors: Vec<ActorSpec<E>>,
+    pub(crate) stages: Vec<StageSpec>,
+    pub(crate) budget: Option<Duration>,
+    pub(crate) kill_grace: Duration,
+    pub(crate) clock: Clock,
+    pub(crate) observer: Option<Observer>,
+    pub(crate) control: Arc<Control>,
+    pub(crate) stack_size: Option<usize>,
+}
+
+/// The default time an escalated actor gets to return after its force hook before it is
+/// abandoned (rule S06). See [`Group::kill_grace`].
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(1);
+
+impl Group<BoxError> {
+    /// An empty group whose actors return `Result<(), Box<dyn Error + Send + Sync>>`.
+    ///
+    /// For another error type, use `Group::<E>::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let group = rungroup::Group::new();
+    /// assert!(group.run().is_ok()); // R01: no actors, nothing to do
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<E> Default for Group<E> {
+    fn default() -> Self {
+        Self {
+            actors: Vec::new(),
+            stages: vec![StageSpec {
+                name: "default".to_owned(),
+                grace: None,
+            }],
+            budget: None,
+            kill_grace: DEFAULT_KILL_GRACE,
+            clock: Clock::Real,
+            observer: None,
+            control: Arc::new(Control::new()),
+            stack_size: None,
+        }
+    }
+}
+
+impl<E: Send + Sync + 'static> Group<E> {
+    /// Adds an actor: `execute` runs on its own thread; `interrupt` is called once, during
+    /// teardown, with the cause, and must make `execute` return. The actor is named
+    /// `actor-<index>`, is in [`Stage::DEFAULT`] and has [`Policy::Critical`]: exactly Go's
+    /// `run.Group.Add`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// group.add(|| Ok(()), |_| {});
+    /// assert_eq!(group.len(), 1);
+    /// ```
+    pub fn add<X, I>(&mut self, execute: X, interrupt: I) -> &mut Self
+    where
+        X: FnOnce() -> Result<(), E> + Send + 'static,
+        I: FnOnce(&Cause<E>) + Send + 'static,
+    {
+        self.builder(None).add(execute, interrupt);
+        self
+    }
+
+    /// Adds a token actor (rule T03): the group supplies the interrupt, and `execute` receives a
+    /// [`StopToken`] it can poll or wait on. Sticky: a token stopped before `execute` starts is
+    /// already stopped when it does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// group.add_token(|token| { token.wait(); Ok(()) });
+    /// group.add(|| Ok(()), |_| {});
+    /// assert!(group.run().is_ok());
+    /// ```
+    pub fn add_token<X>(&mut self, execute: X) -> &mut Self
+    where
+        X: FnOnce(StopToken) -> Result<(), E> + Send + 'static,
+    {
+        self.builder(None).add_token(execute);
+        self
+    }
+
+    /// Starts an actor with a name and options; finish it with [`ActorBuilder::add`] or
+    /// [`ActorBuilder::add_token`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Policy};
+    ///
+    /// let mut group = Group::new();
+    /// group.actor("migrations").policy(Policy::OnError).add(|| Ok(()), |_| {});
+    /// group.actor("server").add(|| Err("port in use".into()), |_| {});
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.first_exit().unwrap().name, "server");
+    /// ```
+    pub fn actor(&mut self, name: impl Into<String>) -> ActorBuilder<'_, E> {
+        self.builder(Some(name.into()))
+    }
+
+    fn builder(&mut self, name: Option<String>) -> ActorBuilder<'_, E> {
+        let index = self.actors.len();
+        ActorBuilder {
+            name: name.unwrap_or_else(|| format!("actor-{index}")),
+            stage: Stage::DEFAULT,
+            policy: Policy::Critical,
+            stack_size: None,
+            force: None,
+            group: self,
+        }
+    }
+
+    /// Adds a shutdown stage after the existing ones and returns it (rule S01). Actors are placed
+    /// in it with [`ActorBuilder::stage`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Stage};
+    /// use std::time::Duration;
+    ///
+    /// let mut group = Group::new();
+    /// let drain = group.add_stage("drain");
+    /// group.grace(drain, Duration::from_secs(10));
+    /// group.actor("listener").add(|| Ok(()), |_| {}); // Stage::DEFAULT: stops first
+    /// group.actor("worker").stage(drain).add(|| Ok(()), |_| {});
+    /// assert!(drain > Stage::DEFAULT);
+    /// # assert!(group.run().is_ok());
+    /// ```
+    pub fn add_stage(&mut self, name: impl Into<String>) -> Stage {
+        self.stages.push(StageSpec {
+            name: name.into(),
+            grace: None,
+        });
+        Stage(self.stages.len() - 1)
+    }
+
+    /// Sets how long `stage` may take to drain once its interrupts have been called (rule S04).
+    /// When it expires, the stage's remaining actors are escalated (their force hooks run), they
+    /// get the [kill grace](Group::kill_grace), and teardown moves on. A zero grace escalates at
+    /// once.
+    ///
+    /// # Panics
+    ///
+    /// If `stage` was not created by this group's [`add_stage`](Group::add_stage).
+    pub fn grace(&mut self, stage: Stage, grace: Duration) -> &mut Self {
+        let count = self.stages.len();
+        let Some(spec) = self.stages.get_mut(stage.0) else {
+            panic!(
+                "rungroup: grace for stage #{} but this group has {count} stages",
+                stage.0
+            )
+        };
+        spec.grace = Some(grace);
+        self
+    }
+
+    /// Sets a budget for the whole teardown (rules S04, S08): measured from the trigger, once it
+    /// is spent every remaining actor is escalated at once and `run` returns within the budget
+    /// plus the kill grace plus a small constant, whatever the actors do. A budget shorter than a
+    /// stage's grace wins over it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use std::time::Duration;
+    ///
+    /// let mut group = rungroup::Group::new();
+    /// group.budget(Duration::from_secs(30)).kill_grace(Duration::from_secs(2));
+    /// # assert!(group.run().is_ok());
+    /// ```
+    pub fn budget(&mut self, budget: Duration) -> &mut Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Sets how long an escalated actor may take to return after its force hook was called before
+    /// it is abandoned (rule S06). Default: [`DEFAULT_KILL_GRACE`].
+    pub fn kill_grace(&mut self, kill_grace: Duration) -> &mut Self {
+        self.kill_grace = kill_grace;
+        self
+    }
+
+    /// Sets the stack size of every actor thread that does not set its own. Default: std's
+    /// (2 MiB unless `RUST_MIN_STACK` says otherwise).
+    pub fn stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Measures deadlines and timestamps on `clock` instead of the system clock: deadline tests
+    /// without sleeping.
+    pub fn clock(&mut self, clock: ManualClock) -> &mut Self {
+        self.clock = Clock::Manual(clock);
+        self
+    }
+
+    /// Calls `observer` on every lifecycle event (rule O02). It is called from the caller's
+    /// thread and from actor threads, so it must be `Send + Sync`; it should be quick, and a
+    /// panic in it is caught and ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// group.observe(|event| eprintln!("{event}"));
+    /// group.add(|| Ok(()), |_| {});
+    /// assert!(group.run().is_ok());
+    /// ```
+    pub fn observe<F>(&mut self, observer: F) -> &mut Self
+    where
+        F: Fn(&Event<'_>) + Send + Sync + 'static,
+    {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// A handle that can stop this group from any thread, before or during `run` (rule T01).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Trigger};
+    ///
+    /// let mut group = Group::new();
+    /// let stop = group.stop_handle();
+    /// group.add_token(|token| { token.wait(); Ok(()) });
+    /// stop.stop("deploy");
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.trigger(), &Trigger::Stop { reason: "deploy".into() });
+    /// ```
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle::new(Arc::clone(&self.control))
+    }
+
+    /// The number of actors.
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Whether the group has no actors.
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+
+    /// Runs every actor until the first exit, tears the group down, and returns the first exit's
+    /// result unchanged (rules R02–R09).
+    ///
+    /// - A panic in an execute or interrupt is resumed here after teardown (F01, F02).
+    /// - A spawn failure (F03) or abandonment (S06) is returned as `Err(E::from(Error))`.
+    /// - A stop request or signal, with a clean teardown, returns `Ok(())`.
+    ///
+    /// Use [`run_with_report`](Group::run_with_report) for the full account.
+    pub fn run(self) -> Result<(), E>
+    where
+        E: From<Error>,
+    {
+        self.run_with_report().into_result()
+    }
+
+    /// Runs the group like [`run`](Group::run) and returns the full [`Report`] instead: no panic
+    /// is resumed, no result is lost.
+    pub fn run_with_report(self) -> Report<E> {
+        crate::runner::run(self)
+    }
+}
+
+impl<E> fmt::Debug for Group<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field(
+                "actors",
+                &self
+                    .actors
+                    .iter()
+                    .map(|actor| actor.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "stages",
+                &self
+                    .stages
+                    .iter()
+                    .map(|stage| (stage.name.as_str(), stage.grace))
+                    .collect::<Vec<_>>(),
+            )
+            .field("budget", &self.budget)
+            .field("kill_grace", &self.kill_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures one actor of a [`Group`]; made by [`Group::actor`].
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::{Group, Policy};
+/// use std::time::Duration;
+///
+/// let mut group = Group::new();
+/// let flush = group.add_stage("flush");
+/// group
+///     .actor("log-flusher")
+///     .stage(flush)
+///     .policy(Policy::OnError)
+///     .force(|| eprintln!("dropping unflushed log lines"))
+///     .add_token(|token| { token.wait(); Ok(()) });
+/// # group.add(|| Ok(()), |_| {});
+/// # assert!(group.run().is_ok());
+/// ```
+#[must_use = "an actor is added only by `add` or `add_token`"]
+pub struct ActorBuilder<'g, E> {
+    group: &'g mut Group<E>,
+    name: String,
+    stage: Stage,
+    policy: Policy,
+    stack_size: Option<usize>,
+    force: Option<Force>,
+}
+
+impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
+    /// Places the actor in `stage` (rule S01).
+    ///
+    /// # Panics
+    ///
+    /// If `stage` was not created by this group's [`Group::add_stage`]; the message names the
+    /// actor.
+    pub fn stage(mut self, stage: Stage) -> Self {
+        assert!(
+            stage.0 < self.group.stages.len(),
+            "rungroup: actor '{}' placed in stage #{}, but this group has {} stages \
+             (was the stage made by another group?)",
+            self.name,
+            stage.0,
+            self.group.stages.len()
+        );
+        self.stage = stage;
+        self
+    }
+
+    /// Sets the exit policy (rule S07).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the escalation hook (rule S05): called once, if the actor has not returned when its
+    /// stage's grace, the budget, or a second stop request runs out. Close the socket, kill the
+    /// child process.
+    pub fn force<F>(mut self, force: F) -> Self
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.force = Some(Box::new(force));
+        self
+    }
+
+    /// Sets this actor's thread stack size.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Adds the actor with its execute and interrupt.
+    pub fn add<X, I>(self, execute: X, interrupt: I)
+    where
+        X: FnOnce() -> Result<(), E> + Send + 'static,
+        I: FnOnce(&Cause<E>) + Send + 'static,
+    {
+        self.finish(Box::new(execute), Box::new(interrupt));
+    }
+
+    /// Adds the actor as a token actor (rule T03); see [`Group::add_token`].
+    pub fn add_token<X>(self, execute: X)
+    where
+        X: FnOnce(StopToken) -> Result<(), E> + Send + 'static,
+    {
+        let token = StopToken::new();
+        let stopper = token.clone();
+        self.finish(
+            Box::new(move || execute(token)),
+            Box::new(move |_: &Cause<E>| stopper.stop()),
+        );
+    }
+
+    fn finish(self, execute: Execute<E>, interrupt: Interrupt<E>) {
+        let ActorBuilder {
+            group,
+            name,
+            stage,
+            policy,
+            stack_size,
+            force,
+        } = self;
+        group.actors.push(ActorSpec {
+            name,
+            stage: stage.0,
+            policy,
+            stack_size,
+            execute,
+            interrupt,
+            force,
+        });
+    }
+}
+
+impl<E> fmt::Debug for ActorBuilder<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorBuilder")
+            .field("name", &self.name)
+            .field("stage", &self.stage)
+            .field("policy", &self.policy)
+            .field("stack_size", &self.stack_size)
+            .field("force", &self.force.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,245 @@
+//! The state core: who exited first, whether teardown has begun, who is still live.
+//!
+//! This module knows nothing about threads, closures or time. It is the part of a group that loom
+//! checks exhaustively, and the part the rules R03, R08 and T01 rest on.
+//!
+//! # The state word
+//!
+//! One `AtomicUsize`, [`Control::state`], holds a *phase* in its low two bits and, once teardown
+//! has been triggered, *who* triggered it in the rest:
+//!
+//! ```text
+//!   bits:  [ who (usize::BITS - 2) | phase (2) ]
+//!   phase: RUNNING = 0b00   no trigger yet; actors run
+//!          TRIGGERED = 0b01 a first exit or an external request won; teardown is under way
+//!          FINISHED = 0b11  `run` has built its report; later requests are no-ops
+//!   who:   0 ..= EXTERNAL-1  the index of the actor whose exit won
+//!          EXTERNAL          a stop request, a signal, a spawn failure or "all exited": the
+//!                            details are in `Wake::external`, written under the wake lock
+//! ```
+//!
+//! | from      | event                                 | to                      | by        |
+//! |-----------|---------------------------------------|-------------------------|-----------|
+//! | RUNNING   | actor `i` exits and triggers (CAS)    | TRIGGERED, who = i      | actor     |
+//! | RUNNING   | stop request / signal (CAS, locked)   | TRIGGERED, who=EXTERNAL | any       |
+//! | RUNNING   | spawn failure, or every actor exited  | TRIGGERED, who=EXTERNAL | runner    |
+//! | TRIGGERED | actor exits                           | TRIGGERED (CAS fails)   | actor     |
+//! | TRIGGERED | stop request                          | TRIGGERED, escalations+1| any       |
+//! | TRIGGERED | report built                          | FINISHED                | runner    |
+//! | FINISHED  | anything                              | FINISHED (no-op)        | any       |
+//!
+//! `RUNNING → TRIGGERED` is a single compare-exchange, so of any number of near-simultaneous
+//! exits and requests exactly one wins (R03); the rest see `TRIGGERED` and are ordinary exits
+//! (actors) or escalations (requests). No transition leaves `TRIGGERED` except to `FINISHED`, and
+//! nothing leaves `FINISHED`.
+//!
+//! # Live counters
+//!
+//! Each stage has an `AtomicUsize` of actors whose execute has not yet returned. An actor decrements
+//! its stage's counter as the very last thing it does for the group; the decrement that reaches
+//! zero wakes the caller. That is one wake per stage, not one per actor.
+//!
+//! # Orderings, derived
+//!
+//! - An actor writes its outcome into its own slot, *then* tries the CAS with `AcqRel`. The caller
+//!   loads the state with `Acquire`; seeing `who = i` therefore makes actor `i`'s slot write
+//!   visible (release/acquire on the state word), which is what lets the caller hand that very value
+//!   to every interrupt (R06).
+//! - An actor's decrement is `AcqRel`: the `Release` half publishes everything its execute did;
+//!   decrements by several actors form a release sequence, so the caller's `Acquire` load that
+//!   reads zero happens-after every execute of the stage (R08).
+//! - Every wake-up goes through the wake mutex: the waker changes the atomic, then takes the lock
+//!   and notifies; the caller checks the atomics while holding the lock and waits atomically
+//!   releasing it. A change that lands after the caller's check therefore cannot notify before the
+//!   caller is waiting: no lost wake-up (checked by the `no_lost_wakeup` loom model).
+//!
+//! No lock is taken on an actor's path while it runs; at its exit it takes its own slot's lock
+//! (uncontended) and, at most twice, the wake lock (only when it wins or empties its stage).
+
+use crate::clock::WakePair;
+use crate::report::Trigger;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{Arc, Condvar, Mutex};
+
+/// Mask of the phase bits.
+const PHASE_MASK: usize = 0b11;
+/// No trigger yet.
+pub(crate) const RUNNING: usize = 0b00;
+/// Teardown has been triggered; `who` is valid.
+pub(crate) const TRIGGERED: usize = 0b01;
+/// `run` has built its report. Includes the `TRIGGERED` bit so "triggered" tests stay one AND.
+pub(crate) const FINISHED: usize = 0b11;
+/// Where `who` starts.
+const WHO_SHIFT: u32 = 2;
+/// The `who` of every trigger that is not an actor's exit.
+pub(crate) const EXTERNAL: usize = usize::MAX >> WHO_SHIFT;
+
+/// What the caller's thread parks on, and the details that are written under its lock.
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    /// The details of an external trigger (`who == EXTERNAL`).
+    pub(crate) external: Option<Trigger>,
+    /// Stop requests received after the trigger: each one escalates (S05).
+    pub(crate) escalations: usize,
+}
+
+/// What a request to stop achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requested {
+    /// It was the first: it is the cause.
+    Triggered,
+    /// Teardown was already under way: it escalates.
+    Escalated,
+    /// The run has finished: nothing to do.
+    Ignored,
+}
+
+/// The part of the state that exists from `Group::new` on, so that stop handles can be taken
+/// before `run`: the state word and the caller's wake pair.
+pub(crate) struct Control {
+    state: AtomicUsize,
+    wake: Arc<WakePair>,
+}
+
+impl Control {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(RUNNING),
+            wake: Arc::new(WakePair {
+                lock: Mutex::new(Wake::default()),
+                cond: Condvar::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn wake_pair(&self) -> &Arc<WakePair> {
+        &self.wake
+    }
+
+    /// The state word, for the caller's checks (made under the wake lock).
+    pub(crate) fn load(&self) -> usize {
+        // ORDERING: Acquire pairs with the AcqRel CAS in `try_win`, making the winner's slot
+        // write visible to the caller that sees `who = i` (see the module doc).
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Actor `index` exited in a way that triggers teardown. Returns whether it was the first.
+    pub(crate) fn try_win(&self, index: usize) -> bool {
+        debug_assert!(index < EXTERNAL);
+        let won = self
+            .state
+            // ORDERING: AcqRel on success publishes the winner's slot (Release) and orders this
+            // exit after any earlier trigger it may observe (Acquire). On failure the value is
+            // only compared, so Relaxed suffices.
+            .compare_exchange(
+                RUNNING,
+                TRIGGERED | (index << WHO_SHIFT),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if won {
+            self.notify();
+        }
+        won
+    }
+
+    /// A request from outside the actors (stop handle, signal, the runner itself). When teardown
+    /// is already under way, it escalates if `escalate` (a second stop request) and is dropped
+    /// otherwise (the runner's own "spawn failed" or "all exited", which lost to an exit).
+    pub(crate) fn request(&self, trigger: Trigger, escalate: bool) -> Requested {
+        let mut wake = self.wake.lock.lock();
+        // The detail must be in place before anyone who holds the lock can see `EXTERNAL`, so the
+        // CAS happens under the lock too; actors' CASes (unlocked) can still race with it, and the
+        // compare-exchange settles that race.
+        let outcome = match self.state.compare_exchange(
+            RUNNING,
+            TRIGGERED | (EXTERNAL << WHO_SHIFT),
+            // ORDERING: as in `try_win`; the detail itself is published by the lock.
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                wake.external = Some(trigger);
+                Requested::Triggered
+            }
+            Err(state) if state & PHASE_MASK == FINISHED || !escalate => Requested::Ignored,
+            Err(_) => {
+                wake.escalations += 1;
+                Requested::Escalated
+            }
+        };
+        if outcome != Requested::Ignored {
+            self.wake.cond.notify_one();
+        }
+        drop(wake);
+        outcome
+    }
+
+    /// The run is over: later requests are no-ops and tokens report "stopped".
+    pub(crate) fn finish(&self) {
+        // ORDERING: Release publishes the finished report's bookkeeping to a request that reads
+        // FINISHED; nothing else depends on it.
+        self.state.fetch_or(FINISHED, Ordering::Release);
+    }
+
+    /// Wakes the caller. Taking the lock orders the notification after the caller's check.
+    pub(crate) fn notify(&self) {
+        let guard = self.wake.lock.lock();
+        self.wake.cond.notify_one();
+        drop(guard);
+    }
+
+    /// Whether any request or exit has triggered teardown.
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.load() & TRIGGERED != 0
+    }
+}
+
+/// Decodes the phase of a state word.
+pub(crate) fn phase(state: usize) -> usize {
+    state & PHASE_MASK
+}
+
+/// Decodes who triggered, if anyone has.
+pub(crate) fn who(state: usize) -> Option<usize> {
+    (state & TRIGGERED != 0).then_some(state >> WHO_SHIFT)
+}
+
+/// Per-stage counters of actors whose execute has not returned.
+pub(crate) struct Live {
+    stages: Box<[AtomicUsize]>,
+}
+
+impl Live {
+    pub(crate) fn new(counts: &[usize]) -> Self {
+        Self {
+            stages: counts.iter().map(|&n| AtomicUsize::new(n)).collect(),
+        }
+    }
+
+    /// Records that one actor of `stage` has finished. Returns whether the stage is now empty.
+    pub(crate) fn leave(&self, stage: usize) -> bool {
+        // ORDERING: AcqRel: Release publishes the execute's effects, and the chain of RMWs on
+        // this counter is a release sequence the caller's Acquire load of zero synchronizes with.
+        let before = self.stages[stage].fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "stage {stage} left more often than entered");
+        before == 1
+    }
+
+    /// Removes actors that were never started (spawn failure).
+    pub(crate) fn forget(&self, stage: usize, count: usize) -> bool {
+        // ORDERING: as in `leave`.
+        let before = self.stages[stage].fetch_sub(count, Ordering::AcqRel);
+        before == count
+    }
+
+    pub(crate) fn count(&self, stage: usize) -> usize {
+        // ORDERING: Acquire, the reader's half of the release sequence described in `leave`.
+        self.stages[stage].load(Ordering::Acquire)
+    }
+
+    pub(crate) fn all_done(&self) -> bool {
+        (0..self.stages.len()).all(|stage| self.count(stage) == 0)
+    }
+}

@@ -1,0 +1,81 @@
+//! The stop handle: teardown on request, from any thread (rule T01).
+
+use std::fmt;
+
+use crate::report::Trigger;
+use crate::state::{Control, Requested};
+use crate::sync::Arc;
+
+/// What a stop request did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopOutcome {
+    /// It was the first trigger: its reason is the cause of teardown.
+    Triggered,
+    /// Teardown was already under way: it escalated (rule S05), as a second SIGTERM does.
+    Escalated,
+    /// The run had already finished: nothing happened.
+    Ignored,
+}
+
+/// Requests teardown of a group from any thread (rule T01). Cheap to clone; `Send + Sync`.
+///
+/// Obtained from [`Group::stop_handle`](crate::Group::stop_handle) before `run`. The first request
+/// (before or during `run`) triggers teardown with its reason as the cause; later ones escalate
+/// it; requests after `run` returned do nothing. None of them panics or blocks beyond a short lock.
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::{Group, StopOutcome};
+///
+/// let mut group = Group::new();
+/// let stop = group.stop_handle();
+/// let from_worker = stop.clone();
+/// group.add_token(move |token| {
+///     assert_eq!(from_worker.stop("maintenance window"), StopOutcome::Triggered);
+///     token.wait();
+///     Ok(())
+/// });
+/// group.run().unwrap();
+/// assert_eq!(stop.stop("too late"), StopOutcome::Ignored);
+/// ```
+#[derive(Clone)]
+pub struct StopHandle {
+    control: Arc<Control>,
+}
+
+impl StopHandle {
+    pub(crate) fn new(control: Arc<Control>) -> Self {
+        Self { control }
+    }
+
+    /// Asks the group to tear down, giving `reason` as the cause.
+    pub fn stop(&self, reason: impl Into<String>) -> StopOutcome {
+        self.request(Trigger::Stop {
+            reason: reason.into(),
+        })
+    }
+
+    pub(crate) fn request(&self, trigger: Trigger) -> StopOutcome {
+        match self.control.request(trigger, true) {
+            Requested::Triggered => StopOutcome::Triggered,
+            Requested::Escalated => StopOutcome::Escalated,
+            Requested::Ignored => StopOutcome::Ignored,
+        }
+    }
+
+    /// Whether teardown has been triggered (by this handle or anything else).
+    pub fn is_triggered(&self) -> bool {
+        self.control.is_triggered()
+    }
+}
+
+impl fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopHandle")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
+}
