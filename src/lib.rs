@@ -1,4 +1,116 @@
-//! placeholder
+//! Run the long-lived parts of a service as one unit, and shut them down deterministically.
+//!
+//! `rungroup` is a port of Go's [`oklog/run`](https://github.com/oklog/run): a [`Group`] of
+//! *actors*, each an *(execute, interrupt)* pair. [`Group::run`] starts every execute on its own
+//! thread; the first to return (or panic) triggers teardown, which calls every interrupt and waits
+//! for every execute; `run` returns the first exit's result. Beyond Go: ordered shutdown stages,
+//! grace periods and a budget, escalation, caught panics, a [`Report`] of who stopped and why, stop
+//! handles and signals as triggers, and honest reporting of anything that would not stop.
+//!
+//! ```
+//! # if rungroup::doctest_skip() { return; }
+//! use rungroup::Group;
+//! use std::time::Duration;
+//!
+//! let mut group = Group::new();
+//! let drain = group.add_stage("drain"); // torn down after the default stage
+//! group.grace(drain, Duration::from_secs(10)).budget(Duration::from_secs(30));
+//!
+//! let stop = group.stop_handle(); // stop.stop("reason") from any thread
+//! group.actor("http").add_token(|token| { token.wait(); Ok(()) });
+//! group.actor("worker").stage(drain).add_token(|token| { token.wait(); Ok(()) });
+//! group.actor("job").add(|| Err("job failed".into()), |_| {});
+//!
+//! let report = group.run_with_report(); // or `group.run()?` for the first result
+//! eprintln!("{report}"); // who exited first, every actor's fate
+//! assert_eq!(report.into_result().unwrap_err().to_string(), "job failed");
+//! # drop(stop);
+//! ```
+//!
+//! # Recipes
+//!
+//! **An actor that loops until stopped.** Use a token actor: the group supplies the interrupt.
+//!
+//! ```
+//! # if rungroup::doctest_skip() { return; }
+//! # use std::time::Duration;
+//! let mut group = rungroup::Group::new();
+//! group.actor("ticker").add_token(|token| {
+//!     while !token.wait_timeout(Duration::from_millis(1)) {
+//!         // one tick of work
+//!     }
+//!     Ok(())
+//! });
+//! group.add(|| Ok(()), |_| {}); // exits at once, ending the group
+//! group.run().unwrap();
+//! ```
+//!
+//! **An actor that blocks in I/O.** Its interrupt must wake the blocking call: close the channel it
+//! reads, shut down the socket, or (for `accept`, which std cannot interrupt) set a flag and connect
+//! to the listener. `examples/demo.rs` does the last.
+//!
+//! **Work that must not trigger shutdown when it finishes.** [`Policy::OnError`]: a clean `Ok` is
+//! recorded and the group runs on; an error or panic still triggers teardown.
+//!
+//! **Stop in order, with deadlines.** [`Group::add_stage`], [`Group::grace`], [`Group::budget`],
+//! [`ActorBuilder::force`]: see `docs/shutdown.md`.
+//!
+//! # Guarantees
+//!
+//! Each is a numbered rule of the contract, with a test named after it (`docs/rules.md`):
+//!
+//! - **R02–R05** every execute runs on its own thread; the first exit wins exactly once; every
+//!   interrupt is called exactly once, one at a time, in registration order.
+//! - **R06, R09** every interrupt sees the same [`Cause`], holding the first exit's very value,
+//!   which `run` returns unchanged.
+//! - **R08, R11** `run` returns only after every execute has returned and dropped its captures; their
+//!   effects happen-before `run` returns.
+//! - **R10** `run(self)`: a group cannot run twice or change while running (it does not compile).
+//! - **F01–F03** panics in executes and interrupts are caught, teardown runs in full, then the
+//!   panic is resumed on the caller ([`Group::run`]) or kept ([`Group::run_with_report`]); a failed
+//!   spawn tears down what had started and returns [`Error::Spawn`].
+//! - **S01–S08** stages, grace, budget, escalation, abandonment ([`Error::Abandoned`], never
+//!   success), exit policies; with a budget, `run` returns within budget + kill grace + a small
+//!   constant whatever the actors do.
+//! - **F04** without any grace or budget, a stuck actor hangs `run`, exactly as in Go. Set a budget
+//!   to rule that out.
+//!
+//! # Differences from Go's `oklog/run`
+//!
+//! - Panics are caught and reported instead of crashing the process.
+//! - Interrupts receive `&Cause<E>` (the first result by reference, or a stop request or signal)
+//!   rather than an `error`.
+//! - A stop request or signal followed by a clean teardown makes `run` return `Ok(())`; Go returns
+//!   the handler's error. The cause is in the report.
+//! - Actors have names, stages, exit policies and force hooks; `run` can be bounded.
+//!
+//! # Implementation notes
+//!
+//! The state is one atomic word (a phase and the winner's id) plus a live counter per stage; the
+//! caller's thread sleeps on a `parking_lot` mutex and condvar and is woken once per stage, never by
+//! polling. Without deadlines interrupts run on the caller's thread; with deadlines they run on
+//! helper "lane" threads so a blocked interrupt can be walked away from. Actor threads are detached:
+//! `run` waits for every execute to return, not for OS threads to be joined (as
+//! `std::thread::scope` waits on its own counter). The design, with the state table and the
+//! ordering of every atomic, is in `docs/design.md`.
+//!
+//! # Features
+//!
+//! None by default. `signal`: the signal actor (Unix, via `signal-hook`). `tracing`: lifecycle
+//! events as `tracing` events. MSRV: Rust 1.85.
+//!
+//! # FAQ
+//!
+//! **Why threads, not async?** The actors this library runs (blocking listeners, child processes,
+//! flushers) are blocking code, and teardown must not depend on an executor that is itself being
+//! torn down. An async actor can run its own runtime inside an execute.
+//!
+//! **Why are threads detached rather than joined?** Joining adds a wait on the OS thread's exit for
+//! nothing the contract needs, and an abandoned thread cannot be joined at all. Every execute has
+//! returned, and everything it captured has been dropped, before `run` returns.
+//!
+//! **What does the loom build change?** Under `RUSTFLAGS="--cfg loom"` the crate's primitives are
+//! loom's; see `docs/testing.md`.
 #![forbid(unsafe_code)]
 
 mod clock;
