@@ -9,6 +9,7 @@ mod common;
 mod core;
 mod failure;
 mod helpers;
+mod model;
 mod report;
 mod stages;
 mod triggers;
