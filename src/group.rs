@@ -47,12 +47,27 @@ impl Policy {
 /// Teardown interrupts the stages in the order they were created, [`Stage::DEFAULT`] first, and
 /// does not interrupt a stage until every actor of the stages before it has exited (or their
 /// deadline expired).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Stage(pub(crate) usize);
+///
+/// A stage belongs to the group that made it: using it with another group panics (F05), even
+/// when that group happens to have a stage at the same position.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Stage {
+    /// Its position in teardown order (compared first, so stages order by teardown).
+    pub(crate) index: usize,
+    /// The group that made it: the address of that group's control block, which no other live
+    /// group shares; 0 for [`Stage::DEFAULT`], which every group has.
+    group: usize,
+}
 
 impl Stage {
     /// The stage every actor is in unless told otherwise; torn down first.
-    pub const DEFAULT: Stage = Stage(0);
+    pub const DEFAULT: Stage = Stage { index: 0, group: 0 };
+}
+
+impl fmt::Debug for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Stage").field(&self.index).finish()
+    }
 }
 
 pub(crate) struct StageSpec {
@@ -256,7 +271,20 @@ impl<E: Send + Sync + 'static> Group<E> {
             name: name.into(),
             grace: None,
         });
-        Stage(self.stages.len() - 1)
+        Stage {
+            index: self.stages.len() - 1,
+            group: self.identity(),
+        }
+    }
+
+    /// This group's identity for its stages (see [`Stage`]).
+    fn identity(&self) -> usize {
+        std::ptr::from_ref::<Control>(&self.control) as usize
+    }
+
+    /// Whether `stage` is one of this group's.
+    fn owns(&self, stage: Stage) -> bool {
+        (stage.group == 0 || stage.group == self.identity()) && stage.index < self.stages.len()
     }
 
     /// Sets how long `stage` may take to drain once its interrupts have been called (rule S04).
@@ -268,14 +296,12 @@ impl<E: Send + Sync + 'static> Group<E> {
     ///
     /// If `stage` was not created by this group's [`add_stage`](Group::add_stage).
     pub fn grace(&mut self, stage: Stage, grace: Duration) -> &mut Self {
-        let count = self.stages.len();
-        let Some(spec) = self.stages.get_mut(stage.0) else {
-            panic!(
-                "rungroup: grace for stage #{} but this group has {count} stages",
-                stage.0
-            )
-        };
-        spec.grace = Some(grace);
+        assert!(
+            self.owns(stage),
+            "rungroup: grace for stage #{}, which another group made",
+            stage.index
+        );
+        self.stages[stage.index].grace = Some(grace);
         self
     }
 
@@ -337,7 +363,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     where
         F: Fn(&Event<'_>) + Send + Sync + 'static,
     {
-        self.observer = Some(Arc::new(observer));
+        self.observer = Some(crate::sync::arc_dyn!(observer));
         self
     }
 
@@ -439,12 +465,14 @@ impl<E> fmt::Debug for Group<E> {
 /// ```
 #[must_use = "an actor is added only by `add` or `add_token`"]
 pub struct ActorBuilder<'g, E> {
-    group: &'g mut Group<E>,
-    name: String,
+    // `pub(crate)` for the helpers' builders (signal.rs, io.rs, nest.rs): they need the group's
+    // control, the actor's name for messages, and any force hook the caller set.
+    pub(crate) group: &'g mut Group<E>,
+    pub(crate) name: String,
     stage: Stage,
     policy: Policy,
     stack_size: Option<usize>,
-    force: Option<Force>,
+    pub(crate) force: Option<Force>,
 }
 
 impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
@@ -456,12 +484,10 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// actor.
     pub fn stage(mut self, stage: Stage) -> Self {
         assert!(
-            stage.0 < self.group.stages.len(),
-            "rungroup: actor '{}' placed in stage #{}, but this group has {} stages \
-             (was the stage made by another group?)",
+            self.group.owns(stage),
+            "rungroup: actor '{}' placed in stage #{}, which another group made",
             self.name,
-            stage.0,
-            self.group.stages.len()
+            stage.index
         );
         self.stage = stage;
         self
@@ -523,7 +549,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         } = self;
         group.actors.push(ActorSpec {
             name,
-            stage: stage.0,
+            stage: stage.index,
             policy,
             stack_size,
             execute,

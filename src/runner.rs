@@ -60,6 +60,8 @@ pub(crate) struct Core<E> {
 
 impl<E> Core<E> {
     fn emit(&self, event: Event<'_>) {
+        #[cfg(feature = "tracing")]
+        crate::observe::trace(&event);
         if let Some(observer) = &self.observer {
             // An observer's panic must not wedge teardown or kill an actor's bookkeeping.
             let _ = panic::catch_unwind(AssertUnwindSafe(|| observer(&event)));
@@ -87,7 +89,13 @@ impl<E> Drop for LeaveGuard<'_, E> {
 }
 
 /// The body of every actor thread.
-fn actor_main<E>(core: Arc<Core<E>>, index: usize, stage: usize, policy: Policy, execute: Execute<E>) {
+fn actor_main<E>(
+    core: Arc<Core<E>>,
+    index: usize,
+    stage: usize,
+    policy: Policy,
+    execute: Execute<E>,
+) {
     let guard = LeaveGuard { core: &core, stage };
     // The execute and everything it captured are consumed (dropped) inside this call, panicking
     // or not, so they are gone before the stage counter says so (R11).
@@ -130,9 +138,12 @@ impl<E> Job<E> {
         }
     }
 
-    fn call(self, cause: &Cause<E>) -> Result<(), Payload> {
+    /// Calls the hook. `cause` is `None` only on a lane of force hooks, which never need it.
+    fn call(self, cause: Option<&Cause<E>>) -> Result<(), Payload> {
         panic::catch_unwind(AssertUnwindSafe(|| match self {
-            Job::Interrupt(_, interrupt) => interrupt(cause),
+            Job::Interrupt(_, interrupt) => {
+                interrupt(cause.expect("rungroup: an interrupt lane always carries the cause"));
+            }
             Job::Force(_, force) => force(),
         }))
     }
@@ -151,7 +162,9 @@ struct LaneState<E> {
     finished: bool,
 }
 
-fn lane_main<E>(core: Arc<Core<E>>, lane: Arc<Lane<E>>, cause: Arc<Cause<E>>) {
+/// `cause` is `None` on a lane that only calls force hooks: such a lane, even blocked for good,
+/// does not keep the first exit's value from coming back out of the cause.
+fn lane_main<E>(core: Arc<Core<E>>, lane: Arc<Lane<E>>, cause: Option<Arc<Cause<E>>>) {
     loop {
         let job = {
             let mut state = lane.state.lock();
@@ -167,7 +180,7 @@ fn lane_main<E>(core: Arc<Core<E>>, lane: Arc<Lane<E>>, cause: Arc<Cause<E>>) {
                 actor: &core.names[actor],
             });
         }
-        let result = job.call(&cause);
+        let result = job.call(cause.as_deref());
         let mut state = lane.state.lock();
         state.running = None;
         state.done.push((actor, kind, result.err()));
@@ -266,7 +279,14 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             force,
         } = actor;
         names.push(name);
-        specs.push((stage, policy, own_stack.or(stack_size), execute, interrupt, force));
+        specs.push((
+            stage,
+            policy,
+            own_stack.or(stack_size),
+            execute,
+            interrupt,
+            force,
+        ));
     }
     let core = Arc::new(Core {
         control: Arc::clone(&control),
@@ -478,9 +498,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 let lane = self.dispatch(jobs, cause);
                 self.wait(deadline, |core| {
                     core.live.count(stage) == 0
-                        && lane
-                            .as_ref()
-                            .is_none_or(|lane| lane.state.lock().finished)
+                        && lane.as_ref().is_none_or(|lane| lane.state.lock().finished)
                 })
             } else {
                 for &actor in &members {
@@ -544,23 +562,42 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Escalates the live actors of `stages`: calls the interrupts not yet called, the force
-    /// hooks, then waits up to the kill grace (capped by `cap`) for them to drain.
+    /// hooks, then waits up to the kill grace (capped by `cap`) for them to drain and for those
+    /// hooks to return.
+    ///
+    /// Escalation always uses lanes, even when stages do not (a second stop request without
+    /// deadlines): the kill grace is a deadline, so no hook called here may block `run` past it.
+    /// Interrupts keep one lane, in stage then registration order (R05, S01); each force hook
+    /// gets its own, so one blocked force hook cannot keep another actor's from running (S05).
     fn escalate(
         &mut self,
         stages: std::ops::Range<usize>,
         cause: &Arc<Cause<E>>,
         cap: Option<Duration>,
     ) -> Wait {
+        // The kill grace runs from the escalation itself, before any hook is called.
+        let deadline = min_deadline(Some(self.now().saturating_add(self.kill_grace)), cap);
+        // Hooks still queued behind a blocked one move on to fresh lanes.
         let mut interrupts = Vec::new();
-        for lane in &self.lanes {
-            interrupts.extend(lane.state.lock().queue.drain(..));
-        }
         let mut forces = Vec::new();
-        for actor in 0..self.entries.len() {
-            let entry = &mut self.entries[actor];
-            if !entry.started || !stages.contains(&entry.stage) {
-                continue;
+        for lane in &self.lanes {
+            for job in lane.state.lock().queue.drain(..) {
+                match job {
+                    Job::Interrupt(..) => interrupts.push(job),
+                    Job::Force(..) => forces.push(job),
+                }
             }
+        }
+        let mut actors: Vec<usize> = (0..self.entries.len())
+            .filter(|&actor| {
+                let entry = &self.entries[actor];
+                entry.started && stages.contains(&entry.stage)
+            })
+            .collect();
+        // Stable: registration order within a stage.
+        actors.sort_by_key(|&actor| self.entries[actor].stage);
+        for actor in actors {
+            let entry = &mut self.entries[actor];
             if let Some(interrupt) = entry.interrupt.take() {
                 interrupts.push(Job::Interrupt(actor, interrupt));
             }
@@ -575,18 +612,27 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 forces.push(Job::Force(actor, force));
             }
         }
-        if self.lanes_mode {
-            let _ = self.dispatch(interrupts, cause);
-            let _ = self.dispatch(forces, cause);
-        } else {
-            for job in interrupts.into_iter().chain(forces) {
-                self.call_job_inline(job, cause);
-            }
+        // An interrupt of these stages still running on its stage's lane gets the kill grace too,
+        // so that one returning in time is not reported as blocked (S06). The queues were drained
+        // above, so such a lane finishes (and wakes us) as soon as that interrupt returns.
+        let mut dispatched: Vec<_> = self
+            .lanes
+            .iter()
+            .filter(|lane| {
+                lane.state
+                    .lock()
+                    .running
+                    .is_some_and(|(actor, _)| stages.contains(&self.entries[actor].stage))
+            })
+            .cloned()
+            .collect();
+        dispatched.extend(self.dispatch(interrupts, cause));
+        for force in forces {
+            dispatched.extend(self.dispatch(vec![force], cause));
         }
-        let deadline = min_deadline(Some(self.now().saturating_add(self.kill_grace)), cap);
-        let stages_ = stages.clone();
         self.wait(deadline, move |core| {
-            stages_.clone().all(|stage| core.live.count(stage) == 0)
+            stages.clone().all(|stage| core.live.count(stage) == 0)
+                && dispatched.iter().all(|lane| lane.state.lock().finished)
         })
     }
 
@@ -615,7 +661,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 actor: &self.core.names[actor],
             });
         }
-        let result = job.call(cause);
+        let result = job.call(Some(cause));
         self.record(actor, kind, result.err());
     }
 
@@ -643,8 +689,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 finished: false,
             }),
         });
-        let (lane_core, lane_ref, lane_cause) =
-            (Arc::clone(&self.core), Arc::clone(&lane), Arc::clone(cause));
+        let needs_cause = lane
+            .state
+            .lock()
+            .queue
+            .iter()
+            .any(|job| matches!(job, Job::Interrupt(..)));
+        let (lane_core, lane_ref) = (Arc::clone(&self.core), Arc::clone(&lane));
+        let lane_cause = needs_cause.then(|| Arc::clone(cause));
         let spawned = thread::Builder::new()
             .name("rungroup-lane".to_owned())
             .spawn(move || lane_main(lane_core, lane_ref, lane_cause));
@@ -674,14 +726,28 @@ impl<E: Send + Sync + 'static> Runner<E> {
         teardown: Duration,
         spawn_error: Option<(usize, io::Error)>,
     ) -> Report<E> {
+        // A lane with no hook left to call is only dropping its cause and saying so; it runs no
+        // user code, so waiting for it cannot block. Without this wait, a hook that returned just
+        // now would still hold the cause, and the first exit's value would be lost (R09).
+        let lanes = std::mem::take(&mut self.lanes);
+        while self.wait(None, |_| {
+            lanes.iter().all(|lane| {
+                let state = lane.state.lock();
+                state.finished || state.running.is_some() || !state.queue.is_empty()
+            })
+        }) == Wait::Escalated
+        {}
         // Hooks still on lanes did not return in time.
         let mut blocked_hooks = Vec::new();
-        for lane in std::mem::take(&mut self.lanes) {
+        for lane in lanes {
             let mut state = lane.state.lock();
             for (actor, kind, panic) in state.done.drain(..) {
                 self.record(actor, kind, panic);
             }
-            let pending = state.running.into_iter().chain(state.queue.iter().map(Job::meta));
+            let pending = state
+                .running
+                .into_iter()
+                .chain(state.queue.iter().map(Job::meta));
             for (actor, kind) in pending {
                 match kind {
                     JobKind::Interrupt => {

@@ -13,6 +13,8 @@
 //!   [`ManualClock`](crate::ManualClock), whose `advance` notifies the waiting caller; the real clock
 //!   is never used inside a loom model.
 //! - loom's `Arc` has no `Weak`; nothing here needs one.
+//! - loom's `Arc` cannot unsize (`Arc<F>` to `Arc<dyn Fn>`): [`arc_dyn!`] builds such an `Arc`
+//!   through `std::sync::Arc` and `loom::sync::Arc::from_std` under loom.
 //! - loom has no thread-local destructors ordering and no `available_parallelism`; we use neither.
 
 #[cfg(not(loom))]
@@ -20,6 +22,26 @@ pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
+
+/// `Arc::new(value)` where the expected type is an unsized `Arc<dyn Trait>`.
+///
+/// std's `Arc` coerces at the call site; loom's cannot, so under loom the value is first unsized
+/// in a `std::sync::Arc` and then adopted with `loom::sync::Arc::from_std`.
+#[cfg(not(loom))]
+macro_rules! arc_dyn {
+    ($value:expr) => {
+        $crate::sync::Arc::new($value)
+    };
+}
+
+#[cfg(loom)]
+macro_rules! arc_dyn {
+    ($value:expr) => {
+        ::loom::sync::Arc::from_std(::std::sync::Arc::new($value))
+    };
+}
+
+pub(crate) use arc_dyn;
 
 pub(crate) mod atomic {
     #[cfg(not(loom))]
@@ -73,7 +95,9 @@ impl<T> Mutex<T> {
         }
         #[cfg(loom)]
         {
-            self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+            self.inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
     }
 }
@@ -102,7 +126,9 @@ impl Condvar {
         }
         #[cfg(loom)]
         {
-            self.inner.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
+            self.inner
+                .wait(guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
     }
 
