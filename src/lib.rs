@@ -116,9 +116,13 @@
 mod clock;
 mod error;
 mod group;
+mod io;
+mod nest;
 mod observe;
 mod report;
 mod runner;
+#[cfg(all(unix, feature = "signal"))]
+mod signal;
 mod state;
 mod stop;
 mod sync;
@@ -127,8 +131,14 @@ mod token;
 pub use clock::ManualClock;
 pub use error::Error;
 pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage};
+pub use io::{AcceptInterrupter, Acceptor};
+pub use nest::NestedReport;
 pub use observe::Event;
-pub use report::{ActorReport, Cause, InterruptOutcome, Outcome, Payload, Report, StageReport, Trigger};
+pub use report::{
+    ActorReport, Cause, InterruptOutcome, Outcome, Payload, Report, StageReport, Trigger,
+};
+#[cfg(all(unix, feature = "signal"))]
+pub use signal::SignalSet;
 pub use stop::{StopHandle, StopOutcome};
 pub use token::StopToken;
 

@@ -97,3 +97,53 @@ impl fmt::Display for Event<'_> {
         }
     }
 }
+
+/// Emits `event` as a `tracing` event (rule O02, feature `tracing`), target `rungroup`.
+///
+/// Every event carries an `event` field with a stable name (`triggered`, `stage_begun`,
+/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`) and the event's own
+/// fields. Levels: lifecycle steps are `INFO` (an interrupt call is `DEBUG`), an actor that ended
+/// with an error or panic and an escalation are `WARN`, an abandonment is `ERROR`.
+#[cfg(feature = "tracing")]
+pub(crate) fn trace(event: &Event<'_>) {
+    use tracing::{debug, error, info, warn};
+    match *event {
+        Event::Triggered { cause } => {
+            info!(target: "rungroup", event = "triggered", cause, "teardown triggered: {cause}");
+        }
+        Event::StageBegun { index, stage } => {
+            info!(target: "rungroup", event = "stage_begun", index, stage, "stage '{stage}' begun");
+        }
+        Event::Interrupting { actor } => {
+            debug!(target: "rungroup", event = "interrupting", actor, "interrupting '{actor}'");
+        }
+        Event::ActorExited {
+            actor,
+            outcome,
+            first,
+        } => {
+            if outcome == "ok" {
+                info!(target: "rungroup", event = "actor_exited", actor, outcome, first,
+                    "actor '{actor}' exited: {outcome}");
+            } else {
+                warn!(target: "rungroup", event = "actor_exited", actor, outcome, first,
+                    "actor '{actor}' exited: {outcome}");
+            }
+        }
+        Event::StageEnded {
+            index,
+            stage,
+            elapsed,
+            expired,
+        } => {
+            info!(target: "rungroup", event = "stage_ended", index, stage, ?elapsed, expired,
+                "stage '{stage}' ended after {elapsed:?}");
+        }
+        Event::Escalated { actor } => {
+            warn!(target: "rungroup", event = "escalated", actor, "actor '{actor}' escalated");
+        }
+        Event::Abandoned { actor } => {
+            error!(target: "rungroup", event = "abandoned", actor, "actor '{actor}' abandoned");
+        }
+    }
+}

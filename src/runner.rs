@@ -522,7 +522,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             }
             // Only this stage's grace expired: escalate it, give it the kill grace, go on.
             let cap = self.budget_deadline;
-            if self.escalate(stage..stage + 1, cause, cap) == Wait::Escalated {
+            if self.escalate(stage..stage + 1, cause, cap, false) == Wait::Escalated {
                 self.budget_deadline = Some(self.now());
             }
             self.end_stage(stage, begin, true);
@@ -549,7 +549,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 });
             }
         }
-        let _ = self.escalate(from..self.stages.len(), cause, None);
+        let _ = self.escalate(from..self.stages.len(), cause, None, true);
         for stage in from..self.stages.len() {
             let stage_begin = match interrupted_begin {
                 Some(at) if stage == from => at,
@@ -574,6 +574,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         stages: std::ops::Range<usize>,
         cause: &Arc<Cause<E>>,
         cap: Option<Duration>,
+        last: bool,
     ) -> Wait {
         // The kill grace runs from the escalation itself, before any hook is called.
         let deadline = min_deadline(Some(self.now().saturating_add(self.kill_grace)), cap);
@@ -630,10 +631,19 @@ impl<E: Send + Sync + 'static> Runner<E> {
         for force in forces {
             dispatched.extend(self.dispatch(vec![force], cause));
         }
-        self.wait(deadline, move |core| {
+        let drained = move |core: &Core<E>| {
             stages.clone().all(|stage| core.live.count(stage) == 0)
                 && dispatched.iter().all(|lane| lane.state.lock().finished)
-        })
+        };
+        loop {
+            match self.wait(deadline, &drained) {
+                // In the final escalation (`last`) everything is already escalated: one more stop
+                // request (a third SIGTERM) must not cut the kill grace short, or actors about to
+                // return would be reported abandoned.
+                Wait::Escalated if last => continue,
+                wait => return wait,
+            }
+        }
     }
 
     fn end_stage(&mut self, stage: usize, begin: Duration, expired: bool) {

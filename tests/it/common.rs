@@ -189,6 +189,22 @@ impl Events {
         }
     }
 
+    /// Waits up to `within` for `wanted`; returns whether it came. For giving a bug the chance to
+    /// show itself, never as the synchronization a passing run depends on.
+    pub(crate) fn came_within(&mut self, wanted: &Ev, within: Duration) -> bool {
+        if self.seen.contains(wanted) {
+            return true;
+        }
+        while let Ok(event) = self.rx.recv_timeout(within) {
+            let found = &event == wanted;
+            self.seen.push(event);
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Every event emitted so far.
     pub(crate) fn all(&mut self) -> Vec<Ev> {
         self.seen.extend(self.rx.try_iter());

@@ -601,6 +601,42 @@ fn s05_second_stop_escalates_before_the_grace_expires() {
     second_stop_escalates(Some(&ManualClock::new()));
 }
 
+/// Once the final escalation is under way, one more stop request (a third SIGTERM) does not cut
+/// its kill grace short: an actor that returns within the kill grace is not reported abandoned.
+#[test]
+fn s06_third_stop_does_not_cut_the_kill_grace_short() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    let mut events = events(&mut group);
+    let stop = group.stop_handle();
+    group.clock(clock.clone()).kill_grace(HOUR);
+    let latch = Latch::new();
+    let waiter = latch.waiter();
+    // Ignores its interrupt; returns when the test releases it.
+    group.actor("slow").add(
+        move || {
+            waiter.wait();
+            Ok(())
+        },
+        |_| {},
+    );
+    assert_eq!(stop.stop("first"), rungroup::StopOutcome::Triggered);
+    let pending = spawn_report(group);
+    events.wait_for(&Ev::interrupting("slow"));
+    assert_eq!(stop.stop("second"), rungroup::StopOutcome::Escalated);
+    events.wait_for(&Ev::escalated("slow"));
+    assert_eq!(stop.stop("third"), rungroup::StopOutcome::Escalated);
+    // A runner that let the third request end the kill grace would end the stage now and report
+    // "slow" abandoned. The wait only gives such a bug time to show; the passing run does not
+    // depend on it.
+    let ended_early = events.came_within(&Ev::StageEnded(0, true), Duration::from_millis(200));
+    latch.release();
+    let report = pending.join();
+    assert!(!ended_early, "the third stop request ended the kill grace");
+    assert!(matches!(report.actors()[0].outcome, Outcome::Ok), "{report}");
+    assert!(report.error().is_none(), "{report}");
+}
+
 #[test]
 fn s05_panicking_force_hook_is_recorded_and_loses_nothing() {
     let clock = ManualClock::new();
