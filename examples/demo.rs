@@ -13,18 +13,18 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rungroup::{Group, Policy};
+use rungroup::{Acceptor, Group, Policy};
 
 const REQUESTS: u32 = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let started = Instant::now();
-    let log = move |line: &str| println!("[{:>7.3} ms] {line}", started.elapsed().as_secs_f64() * 1e3);
+    let log =
+        move |line: &str| println!("[{:>7.3} ms] {line}", started.elapsed().as_secs_f64() * 1e3);
 
     let mut group = Group::new();
     group.observe(move |event| log(&format!("event: {event}")));
@@ -40,16 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let (log_tx, log_rx) = mpsc::channel::<String>();
 
-    // accept: the listener. std cannot interrupt `accept`, so the interrupt sets a flag and
-    // connects to the listener itself to wake it.
-    let stopping = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stopping);
+    // accept: the listener. std cannot interrupt `accept`; rungroup's `Acceptor` can (its
+    // interrupter sets a sticky flag and connects to the listener to wake it).
+    let acceptor = Acceptor::new(listener)?;
+    let interrupter = acceptor.interrupter();
     group.actor("listener").add(
         move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::Acquire) {
-                    break;
-                }
+            for stream in acceptor.incoming() {
                 // Dropping `jobs_tx` when this loop ends closes the workers' channel.
                 jobs_tx.send(stream?).map_err(|_| "workers gone")?;
             }
@@ -58,8 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         },
         move |cause| {
             println!("demo: interrupt listener (cause: {cause})");
-            flag.store(true, Ordering::Release);
-            let _ = TcpStream::connect(addr);
+            interrupter.interrupt();
         },
     );
 

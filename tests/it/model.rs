@@ -83,13 +83,19 @@ fn script() -> impl Strategy<Value = Script> {
             .prop_map(move |(actors, trigger)| {
                 let mut actors: Vec<ActorScript> = actors
                     .into_iter()
-                    .map(|(stage, policy, end, early, interrupt_panics)| ActorScript {
-                        stage,
-                        policy,
-                        end,
-                        when: if early { When::Early } else { When::Interrupted },
-                        interrupt_panics,
-                    })
+                    .map(
+                        |(stage, policy, end, early, interrupt_panics)| ActorScript {
+                            stage,
+                            policy,
+                            end,
+                            when: if early {
+                                When::Early
+                            } else {
+                                When::Interrupted
+                            },
+                            interrupt_panics,
+                        },
+                    )
                     .collect();
                 for (index, actor) in actors.iter_mut().enumerate() {
                     if actor.when == When::Early && trigger != Some(index) {
@@ -187,7 +193,11 @@ fn expected(script: &Script) -> Expected {
         RunResult::ExecutePanic(index)
     } else if let Some(index) = (0..script.actors.len()).find(|&index| execute_panic(index)) {
         RunResult::ExecutePanic(index)
-    } else if let Some(index) = script.actors.iter().position(|actor| actor.interrupt_panics) {
+    } else if let Some(index) = script
+        .actors
+        .iter()
+        .position(|actor| actor.interrupt_panics)
+    {
         RunResult::InterruptPanic(index)
     } else {
         match first {
@@ -275,9 +285,12 @@ fn quiet_scripted_panics() {
     ONCE.call_once(|| {
         let default = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            let scripted = info.payload().downcast_ref::<String>().is_some_and(|message| {
-                message.starts_with("execute ") || message.starts_with("interrupt ")
-            });
+            let scripted = info
+                .payload()
+                .downcast_ref::<String>()
+                .is_some_and(|message| {
+                    message.starts_with("execute ") || message.starts_with("interrupt ")
+                });
             if !scripted {
                 default(info);
             }
@@ -294,7 +307,11 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     let report = group.run_with_report();
     prop_assert_eq!(report.trigger(), &want.trigger);
     prop_assert_eq!(&*calls.lock().unwrap(), &want.interrupts);
-    prop_assert!(report.error().is_none(), "unexpected run error: {:?}", report.error());
+    prop_assert!(
+        report.error().is_none(),
+        "unexpected run error: {:?}",
+        report.error()
+    );
     let actors: Vec<_> = report
         .actors()
         .iter()
@@ -329,11 +346,16 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
             return Err(TestCaseError::fail(format!("run error: {error}")));
         }
         Err(payload) => {
-            let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
             let (kind, index) = message
                 .split_once(' ')
                 .ok_or_else(|| TestCaseError::fail(format!("foreign panic: {message}")))?;
-            let index: usize = index.parse().map_err(|_| TestCaseError::fail(message.clone()))?;
+            let index: usize = index
+                .parse()
+                .map_err(|_| TestCaseError::fail(message.clone()))?;
             match kind {
                 "execute" => RunResult::ExecutePanic(index),
                 _ => RunResult::InterruptPanic(index),
