@@ -150,3 +150,34 @@ pub use token::StopToken;
 pub fn doctest_skip() -> bool {
     cfg!(loom)
 }
+
+/// Never called: fails to compile if a public type loses `Send` or `Sync`. Types holding
+/// `FnOnce` closures or panic payloads (`Group`, `Report`, `Outcome`, ...) are `Send` only, by
+/// design: they move to another thread, they are not shared.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Group>();
+    send::<ActorBuilder<'static, BoxError>>();
+    send::<Report<BoxError>>();
+    send::<ActorReport<BoxError>>();
+    send::<Outcome<BoxError>>();
+    send::<InterruptOutcome>();
+    send_sync::<NestedReport<BoxError>>();
+    send_sync::<Cause<BoxError>>();
+    send_sync::<Error>();
+    send_sync::<Event<'static>>();
+    send_sync::<ManualClock>();
+    send_sync::<Policy>();
+    send_sync::<Stage>();
+    send_sync::<StageReport>();
+    send_sync::<StopHandle>();
+    send_sync::<StopOutcome>();
+    send_sync::<StopToken>();
+    send_sync::<Trigger>();
+    send_sync::<Acceptor>();
+    send_sync::<AcceptInterrupter>();
+    #[cfg(all(unix, feature = "signal"))]
+    send::<SignalSet>();
+}
