@@ -142,13 +142,14 @@ pub use signal::SignalSet;
 pub use stop::{StopHandle, StopOutcome};
 pub use token::StopToken;
 
-/// Whether this is the loom build of the crate (`RUSTFLAGS="--cfg loom"`), in which the crate's
-/// primitives are loom's and panic outside a loom model. The crate's doctests start with
+/// Whether this is the loom or shuttle build of the crate (`RUSTFLAGS="--cfg loom"` or
+/// `"--cfg shuttle"`), in which the crate's primitives are the model checker's and panic outside a
+/// model. The crate's doctests start with
 /// `if rungroup::doctest_skip() { return; }` so that `RUSTFLAGS="--cfg loom" cargo test` can still
 /// compile them (rustdoc never sees `cfg(loom)`, but links the loom build). Not for other uses.
 #[doc(hidden)]
 pub fn doctest_skip() -> bool {
-    cfg!(loom)
+    cfg!(any(loom, shuttle))
 }
 
 /// Never called: fails to compile if a public type loses `Send` or `Sync`. Types holding

@@ -1,12 +1,18 @@
-//! The one place that names `std::sync`, `std::thread`, `parking_lot` or `loom`.
+//! The one place that names `std::sync`, `std::thread`, `parking_lot`, `loom` or `shuttle`.
 //!
 //! Every other module imports its primitives from here, with paths that mirror std
-//! (`crate::sync::atomic::AtomicUsize`, `crate::sync::Arc`, `crate::sync::thread`). Under the plain
-//! `cfg(loom)` (not a private cfg name, so a downstream service running its own loom models also
-//! models ours) the same paths resolve to loom's types.
+//! (`crate::sync::atomic::AtomicUsize`, `crate::sync::Arc`, `crate::sync::thread`). Three backends:
 //!
-//! The blocking pair is a `Mutex` + `Condvar` with a by-value `wait` (std's shape, which both
-//! parking_lot and loom can serve). Written-down gaps of loom:
+//! - default: std atomics, threads and `Arc`, parking_lot's `Mutex` and `Condvar`;
+//! - `cfg(loom)`: loom's, for exhaustive models of 2–3 actors (`loom-tests/`). The plain cfg name
+//!   (not a private one), so a downstream service running its own loom models also models ours;
+//! - `cfg(shuttle)` (and not `loom`): shuttle's, for randomized and PCT schedules of 8–64 actors
+//!   (`shuttle-tests/`), which loom cannot reach.
+//!
+//! loom and shuttle share one code path below (`model`): both offer std's API shape.
+//!
+//! The blocking pair is a `Mutex` + `Condvar` with a by-value `wait` (std's shape, which
+//! parking_lot, loom and shuttle can all serve). Written-down gaps of loom:
 //!
 //! - loom has no time: [`Condvar::wait_timeout`] is an untimed wait under loom (loom's own
 //!   `wait_timeout` does the same). Deadlines are therefore tested with the injected
@@ -17,11 +23,20 @@
 //!   through `std::sync::Arc` and `loom::sync::Arc::from_std` under loom.
 //! - loom has no thread-local destructors ordering and no `available_parallelism`; we use neither.
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::Arc;
+//!
+//! And of shuttle: it treats atomics as sequentially consistent (weak-memory bugs are loom's job),
+//! and its `wait_timeout` may time out at any scheduling point (our waits re-check in a loop).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::Arc;
+use loom as model;
+#[cfg(all(shuttle, not(loom)))]
+use shuttle as model;
+
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) use std::sync::Arc;
+
+#[cfg(any(loom, shuttle))]
+pub(crate) use model::sync::Arc;
 
 /// `Arc::new(value)` where the expected type is an unsized `Arc<dyn Trait>`.
 ///
@@ -44,19 +59,19 @@ macro_rules! arc_dyn {
 pub(crate) use arc_dyn;
 
 pub(crate) mod atomic {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-    #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    #[cfg(any(loom, shuttle))]
+    pub(crate) use super::model::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 }
 
 pub(crate) mod thread {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub(crate) use std::thread::Builder;
 
-    #[cfg(loom)]
-    pub(crate) use loom::thread::Builder;
+    #[cfg(any(loom, shuttle))]
+    pub(crate) use super::model::thread::Builder;
 }
 
 use std::time::Duration;
@@ -67,33 +82,33 @@ use std::time::Duration;
 /// data, and user code never runs while one of these locks is held.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T> {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     inner: parking_lot::Mutex<T>,
-    #[cfg(loom)]
-    inner: loom::sync::Mutex<T>,
+    #[cfg(any(loom, shuttle))]
+    inner: model::sync::Mutex<T>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
-#[cfg(loom)]
-pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+#[cfg(any(loom, shuttle))]
+pub(crate) type MutexGuard<'a, T> = model::sync::MutexGuard<'a, T>;
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Self {
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, shuttle)))]
             inner: parking_lot::Mutex::new(value),
-            #[cfg(loom)]
-            inner: loom::sync::Mutex::new(value),
+            #[cfg(any(loom, shuttle))]
+            inner: model::sync::Mutex::new(value),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             self.inner.lock()
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         {
             self.inner
                 .lock()
@@ -105,10 +120,10 @@ impl<T> Mutex<T> {
 /// A condition variable paired with [`Mutex`].
 #[derive(Debug, Default)]
 pub(crate) struct Condvar {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     inner: parking_lot::Condvar,
-    #[cfg(loom)]
-    inner: loom::sync::Condvar,
+    #[cfg(any(loom, shuttle))]
+    inner: model::sync::Condvar,
 }
 
 impl Condvar {
@@ -118,13 +133,13 @@ impl Condvar {
 
     /// Blocks until notified (or spuriously woken). Callers re-check their condition in a loop.
     pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             let mut guard = guard;
             self.inner.wait(&mut guard);
             guard
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         {
             self.inner
                 .wait(guard)
@@ -139,13 +154,13 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> MutexGuard<'a, T> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             let mut guard = guard;
             let _ = self.inner.wait_for(&mut guard, timeout);
             guard
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         {
             let _ = timeout;
             self.wait(guard)
@@ -157,11 +172,11 @@ impl Condvar {
     }
 
     pub(crate) fn notify_all(&self) {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, shuttle)))]
         {
             let _ = self.inner.notify_all();
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, shuttle))]
         self.inner.notify_all();
     }
 }

@@ -1,9 +1,10 @@
 //! The integration tests: one crate (tests/it), one module per section of the contract.
 //! Test names start with the id of the rule they prove (`r05_...`).
 //!
-//! Under `RUSTFLAGS="--cfg loom"` the crate is built on loom's primitives, which only work inside a
-//! loom model, so this crate is empty then; the loom models live in `loom-tests/`.
-#![cfg(not(loom))]
+//! Under `RUSTFLAGS="--cfg loom"` (or `--cfg shuttle`) the crate is built on the model checker's
+//! primitives, which only work inside a model, so this crate is empty then; the models live in
+//! `loom-tests/` and `shuttle-tests/`.
+#![cfg(not(any(loom, shuttle)))]
 
 mod common;
 mod core;

@@ -366,9 +366,28 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Runs one script: once on real threads, or, in the shuttle build (`shuttle-tests/` includes this
+/// file), under `SHUTTLE_SCHEDULES` random schedules, so the model is checked against many
+/// interleavings rather than the one the OS happened to pick.
+fn run_case(script: &Script) -> Result<(), TestCaseError> {
+    #[cfg(not(shuttle))]
+    {
+        check(script)
+    }
+    #[cfg(shuttle)]
+    {
+        const SHUTTLE_SCHEDULES: usize = 20;
+        let script = script.clone();
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            shuttle::check_random(move || check(&script).unwrap(), SHUTTLE_SCHEDULES);
+        }))
+        .map_err(|_| TestCaseError::fail("a shuttle schedule disagreed with the model"))
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 96,
+        cases: if cfg!(shuttle) { 32 } else { 96 },
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::Direct("tests/it/model.proptest-regressions"),
         )),
@@ -378,7 +397,7 @@ proptest! {
     /// V03: the group agrees with the reference model on every generated script.
     #[test]
     fn v03_group_agrees_with_reference_model(script in script()) {
-        check(&script)?;
+        run_case(&script)?;
     }
 }
 
@@ -409,5 +428,5 @@ fn v03_reference_model_examples() {
     let want = expected(&script);
     assert_eq!(want.interrupts, vec![1, 0]);
     assert_eq!(want.run, RunResult::Err(1));
-    check(&script).unwrap();
+    run_case(&script).unwrap();
 }
