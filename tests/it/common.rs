@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rungroup::{Error, Event, Group, Payload, Report, StopToken};
+use rungroup::{
+    Cause, Error, Event, Group, ManualClock, Payload, Report, Stage, StopHandle, StopToken,
+};
 
 /// How long a test waits for something that must happen. Only a hang reaches it.
 pub(crate) const FUSE: Duration = Duration::from_secs(60);
@@ -261,4 +263,93 @@ pub(crate) fn payload_text(payload: &Payload) -> String {
     } else {
         panic!("payload is not a string")
     }
+}
+
+/// An observer that forwards only the `Interrupting` events, as actor names, to a channel.
+pub(crate) fn interrupting(group: &mut Group) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    group.observe(move |event| {
+        if let Event::Interrupting { actor } = event {
+            let _ = tx.lock().unwrap().send((*actor).to_owned());
+        }
+    });
+    rx
+}
+
+/// Blocks until `actor` is interrupted (per [`interrupting`]); panics if it never is.
+pub(crate) fn wait_interrupting(rx: &mpsc::Receiver<String>, actor: &str) {
+    loop {
+        let name = rx
+            .recv_timeout(FUSE)
+            .unwrap_or_else(|_| panic!("'{actor}' was never interrupted"));
+        if name == actor {
+            return;
+        }
+    }
+}
+
+/// The setup of the tests that drive deadlines by hand: a fresh group observed by [`events`],
+/// its stop handle, and the new [`ManualClock`] it runs on, with the given kill grace.
+pub(crate) fn clocked(kill_grace: Duration) -> (Group, Events, StopHandle, ManualClock) {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    let events = events(&mut group);
+    let stop = group.stop_handle();
+    group.clock(clock.clone()).kill_grace(kill_grace);
+    (group, events, stop, clock)
+}
+
+/// [`clocked`], with `grace` as the default stage's grace.
+pub(crate) fn clocked_with_grace(
+    kill_grace: Duration,
+    grace: Duration,
+) -> (Group, Events, StopHandle, ManualClock) {
+    let (mut group, events, stop, clock) = clocked(kill_grace);
+    group.grace(Stage::DEFAULT, grace);
+    (group, events, stop, clock)
+}
+
+/// Puts `group` on a fresh [`ManualClock`] with a budget of an hour, which no test reaches: the
+/// interrupts run on lane threads, under deadlines that never expire.
+pub(crate) fn on_lanes<E: Send + Sync + 'static>(group: &mut Group<E>) {
+    group
+        .clock(ManualClock::new())
+        .budget(Duration::from_secs(3600));
+}
+
+/// Runs `group` with a report on another thread; once `after` has been emitted, advances `clock`
+/// by `by`; returns the report.
+pub(crate) fn report_advancing<E: Send + Sync + 'static>(
+    group: Group<E>,
+    events: &mut Events,
+    after: &Ev,
+    clock: &ManualClock,
+    by: Duration,
+) -> Report<E> {
+    let pending = spawn_report(group);
+    events.wait_for(after);
+    clock.advance(by);
+    pending.join()
+}
+
+/// The execute and interrupt of an actor that runs until it is interrupted: the interrupt runs
+/// `then`, then releases the execute, which returns `Ok(())`.
+pub(crate) fn until_interrupted<E: 'static>(
+    then: impl FnOnce(&Cause<E>) + Send + 'static,
+) -> (
+    impl FnOnce() -> Result<(), E> + Send + 'static,
+    impl FnOnce(&Cause<E>) + Send + 'static,
+) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (
+        move || {
+            let _ = rx.recv();
+            Ok(())
+        },
+        move |cause: &Cause<E>| {
+            then(cause);
+            drop(tx);
+        },
+    )
 }

@@ -7,11 +7,13 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use rungroup::{
-    BoxError, Cause, Error, Group, InterruptOutcome, ManualClock, Outcome, Policy, Report,
-    StopOutcome, Trigger,
+    BoxError, Cause, Error, Group, InterruptOutcome, Outcome, Policy, Report, StopOutcome, Trigger,
 };
 
-use crate::common::{Counter, DropGuard, Drops, Ev, Log, events, report_of, run_catching};
+use crate::common::{
+    Counter, DropGuard, Drops, Ev, Log, clocked_with_grace, events, on_lanes, report_advancing,
+    report_of, run_catching, until_interrupted,
+};
 
 /// An error type that is deliberately not `Clone`: the runner cannot copy it, only move or lend it.
 #[derive(Debug)]
@@ -25,6 +27,22 @@ enum NoClone {
 impl From<Error> for NoClone {
     fn from(error: Error) -> Self {
         NoClone::Run(error)
+    }
+}
+
+/// Asserts that `result` is the error `NoClone::Id(expected)` whose box is the one an execute
+/// allocated at `boxed_at`: the very value, moved out unchanged.
+#[track_caller]
+fn assert_the_boxed_error(result: Result<(), NoClone>, expected: u64, boxed_at: &AtomicUsize) {
+    match result {
+        Err(NoClone::Id(id)) => {
+            assert_eq!(*id, expected);
+            assert_eq!(
+                ptr::from_ref(&*id) as usize,
+                boxed_at.load(Ordering::SeqCst)
+            );
+        }
+        other => panic!("run returned {other:?}"),
     }
 }
 
@@ -215,21 +233,12 @@ fn r04_each_interrupt_is_called_exactly_once() {
     let counters: Vec<Counter> = (0..5).map(|_| Counter::new()).collect();
     for (index, counter) in counters.iter().enumerate() {
         let counter = counter.clone();
-        let (tx, rx) = mpsc::channel::<()>();
         if index == 2 {
             // The first exit: its own interrupt is called too.
             group.add(|| Err("first".into()), move |_| counter.hit());
         } else {
-            group.add(
-                move || {
-                    let _ = rx.recv();
-                    Ok(())
-                },
-                move |_| {
-                    counter.hit();
-                    drop(tx);
-                },
-            );
+            let (execute, interrupt) = until_interrupted(move |_| counter.hit());
+            group.add(execute, interrupt);
         }
     }
     let result = run_catching(group).unwrap();
@@ -289,17 +298,8 @@ fn interrupt_order(group: &mut Group) -> (Log, Arc<AtomicBool>) {
         if index == 5 {
             group.actor(format!("a{index}")).add(|| Ok(()), interrupt);
         } else {
-            let (tx, rx) = mpsc::channel::<()>();
-            group.actor(format!("a{index}")).add(
-                move || {
-                    let _ = rx.recv();
-                    Ok(())
-                },
-                move |cause| {
-                    interrupt(cause);
-                    drop(tx);
-                },
-            );
+            let (execute, interrupt) = until_interrupted(interrupt);
+            group.actor(format!("a{index}")).add(execute, interrupt);
         }
     }
     (log, overlap)
@@ -319,9 +319,7 @@ fn r05_interrupts_run_in_registration_order_one_at_a_time() {
 fn r05_registration_order_holds_on_lanes_with_deadlines() {
     let mut group = Group::new();
     // A budget moves interrupts onto lane threads; the order must not change.
-    group
-        .clock(ManualClock::new())
-        .budget(Duration::from_secs(3600));
+    on_lanes(&mut group);
     let (log, overlap) = interrupt_order(&mut group);
     let report = report_of(group);
     assert!(report.error().is_none());
@@ -334,9 +332,7 @@ fn r05_registration_order_holds_on_lanes_with_deadlines() {
 fn same_error_by_reference(deadlines: bool) {
     let mut group = Group::<NoClone>::default();
     if deadlines {
-        group
-            .clock(ManualClock::new())
-            .budget(Duration::from_secs(3600));
+        on_lanes(&mut group);
     }
     let addresses: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
     let boxed_at = Arc::new(AtomicUsize::new(0));
@@ -364,17 +360,8 @@ fn same_error_by_reference(deadlines: bool) {
                 interrupt,
             );
         } else {
-            let (tx, rx) = mpsc::channel::<()>();
-            group.add(
-                move || {
-                    let _ = rx.recv();
-                    Ok(())
-                },
-                move |cause| {
-                    interrupt(cause);
-                    drop(tx);
-                },
-            );
+            let (execute, interrupt) = until_interrupted(interrupt);
+            group.add(execute, interrupt);
         }
     }
     let result = run_catching(group).unwrap();
@@ -385,16 +372,7 @@ fn same_error_by_reference(deadlines: bool) {
         "all interrupts saw the very same value: {addresses:?}"
     );
     // R09 too: the value comes back out unchanged, its heap allocation untouched.
-    match result {
-        Err(NoClone::Id(id)) => {
-            assert_eq!(*id, 7);
-            assert_eq!(
-                ptr::from_ref(&*id) as usize,
-                boxed_at.load(Ordering::SeqCst)
-            );
-        }
-        other => panic!("run returned {other:?}"),
-    }
+    assert_the_boxed_error(result, 7, &boxed_at);
 }
 
 #[test]
@@ -414,19 +392,12 @@ fn r06_every_interrupt_sees_the_same_stop_cause() {
     let seen: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
     for _ in 0..3 {
         let seen = Arc::clone(&seen);
-        let (tx, rx) = mpsc::channel::<()>();
-        group.add(
-            move || {
-                let _ = rx.recv();
-                Ok(())
-            },
-            move |cause: &Cause<BoxError>| {
-                seen.lock()
-                    .unwrap()
-                    .push((ptr::from_ref(cause) as usize, cause.to_string()));
-                drop(tx);
-            },
-        );
+        let (execute, interrupt) = until_interrupted(move |cause: &Cause<BoxError>| {
+            seen.lock()
+                .unwrap()
+                .push((ptr::from_ref(cause) as usize, cause.to_string()));
+        });
+        group.add(execute, interrupt);
     }
     assert_eq!(stop.stop("deploy"), StopOutcome::Triggered);
     assert!(run_catching(group).unwrap().is_ok());
@@ -537,16 +508,7 @@ fn r09_run_returns_the_first_exit_error_unchanged() {
         },
         |_| {},
     );
-    match run_catching(group).unwrap() {
-        Err(NoClone::Id(id)) => {
-            assert_eq!(*id, 1);
-            assert_eq!(
-                ptr::from_ref(&*id) as usize,
-                boxed_at.load(Ordering::SeqCst)
-            );
-        }
-        other => panic!("run returned {other:?}"),
-    }
+    assert_the_boxed_error(run_catching(group).unwrap(), 1, &boxed_at);
 }
 
 #[test]
@@ -642,41 +604,34 @@ fn captured_everything(group: &mut Group) -> (Drops, Drops, usize) {
     (captures, returned, 4 * 3 + 1)
 }
 
-#[test]
-fn r11_every_capture_is_dropped_before_run_returns() {
-    let mut group = Group::new();
+/// Adds the actors of [`captured_everything`] to `group`, runs it, and asserts that every capture
+/// was dropped, and every execute had returned, by the time `run` returned the first error.
+fn assert_every_capture_dropped_by_return(mut group: Group) {
     let (captures, returned, expected) = captured_everything(&mut group);
     let result = run_catching(group).unwrap();
     assert_eq!(captures.count(), expected);
     assert_eq!(returned.count(), 4, "no execute is still running");
     assert_eq!(result.unwrap_err().to_string(), "first");
+}
+
+#[test]
+fn r11_every_capture_is_dropped_before_run_returns() {
+    assert_every_capture_dropped_by_return(Group::new());
 }
 
 #[test]
 fn r11_every_capture_is_dropped_before_run_returns_on_lanes() {
     let mut group = Group::new();
-    group
-        .clock(ManualClock::new())
-        .budget(Duration::from_secs(3600));
+    on_lanes(&mut group);
     let stage = group.add_stage("never-expires");
     group.grace(stage, Duration::from_secs(3600));
-    let (captures, returned, expected) = captured_everything(&mut group);
-    let result = run_catching(group).unwrap();
-    assert_eq!(captures.count(), expected);
-    assert_eq!(returned.count(), 4, "no execute is still running");
-    assert_eq!(result.unwrap_err().to_string(), "first");
+    assert_every_capture_dropped_by_return(group);
 }
 
 #[test]
 fn r11_escalated_force_hook_captures_are_dropped_before_run_returns() {
-    let clock = ManualClock::new();
-    let mut group = Group::new();
-    let mut events = events(&mut group);
-    group
-        .clock(clock.clone())
-        .grace(rungroup::Stage::DEFAULT, Duration::from_secs(5))
-        .kill_grace(Duration::from_secs(3600));
-    let stop = group.stop_handle();
+    let (mut group, mut events, stop, clock) =
+        clocked_with_grace(Duration::from_secs(3600), Duration::from_secs(5));
     let captures = Drops::new();
     let force_guard = captures.guard();
     let (tx, rx) = mpsc::channel::<()>();
@@ -699,10 +654,13 @@ fn r11_escalated_force_hook_captures_are_dropped_before_run_returns() {
             |_| {},
         );
     stop.stop("test");
-    let pending = crate::common::spawn_report(group);
-    events.wait_for(&Ev::interrupting("stubborn"));
-    clock.advance(Duration::from_secs(5));
-    let report = pending.join();
+    let report = report_advancing(
+        group,
+        &mut events,
+        &Ev::interrupting("stubborn"),
+        &clock,
+        Duration::from_secs(5),
+    );
     assert_eq!(
         captures.count(),
         1,

@@ -4,11 +4,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rungroup::{
-    BoxError, Cause, Error, Group, InterruptOutcome, ManualClock, Outcome, Report, Trigger,
-};
+use rungroup::{BoxError, Cause, Error, Group, InterruptOutcome, Outcome, Report, Stage, Trigger};
 
-use crate::common::{Counter, Drops, Log, payload_text, report_of, run_catching};
+use crate::common::{
+    Counter, Drops, Log, on_lanes, payload_text, report_of, run_catching, until_interrupted,
+};
 
 /// Adds `n` well-behaved actors named `<prefix><i>`: each counts its interrupt and marks its
 /// execute's return. Returns (interrupts called, executes returned).
@@ -113,26 +113,20 @@ fn f01_report_keeps_payload_and_actor_name() {
 
 // ---- F02 -------------------------------------------------------------------------------------
 
+/// Adds an actor named `name` that runs until its interrupt, which pushes `name` to `log`.
+fn logs_its_interrupt(group: &mut Group, name: &str, log: &Log) {
+    let (log, entry) = (log.clone(), name.to_owned());
+    let (execute, interrupt) = until_interrupted(move |_| log.push(entry));
+    group.actor(name).add(execute, interrupt);
+}
+
 fn panicking_interrupt(deadlines: bool) {
     let mut group = Group::new();
     if deadlines {
-        group
-            .clock(ManualClock::new())
-            .budget(Duration::from_secs(3600));
+        on_lanes(&mut group);
     }
     let log = Log::new();
-    let (before, after) = (log.clone(), log.clone());
-    let (tx0, rx0) = mpsc::channel::<()>();
-    group.actor("before").add(
-        move || {
-            let _ = rx0.recv();
-            Ok(())
-        },
-        move |_| {
-            before.push("before");
-            drop(tx0);
-        },
-    );
+    logs_its_interrupt(&mut group, "before", &log);
     let (tx2, rx2) = mpsc::channel::<()>();
     group.actor("panicky").add(
         move || {
@@ -144,17 +138,7 @@ fn panicking_interrupt(deadlines: bool) {
             panic!("interrupt boom")
         },
     );
-    let (tx3, rx3) = mpsc::channel::<()>();
-    group.actor("after").add(
-        move || {
-            let _ = rx3.recv();
-            Ok(())
-        },
-        move |_| {
-            after.push("after");
-            drop(tx3);
-        },
-    );
+    logs_its_interrupt(&mut group, "after", &log);
     group.actor("first").add(|| Err("first".into()), |_| {});
     let report = report_of(group);
     assert_eq!(log.entries(), ["before", "after"], "the rest still ran");
@@ -296,9 +280,7 @@ fn f03_spawn_failure_of_the_first_actor_starts_nothing() {
 fn f03_spawn_failure_with_deadlines_still_joins_the_started() {
     let k = 3;
     let (mut group, interrupts, returned, unstarted) = spawn_fails_at(k);
-    group
-        .clock(ManualClock::new())
-        .budget(Duration::from_secs(3600));
+    on_lanes(&mut group);
     let error = run_catching(group).unwrap().unwrap_err();
     assert!(error.to_string().contains("'a3'"));
     assert_eq!(interrupts.get(), k);
@@ -313,18 +295,20 @@ fn panic_text(f: impl FnOnce()) -> String {
     payload_text(&payload)
 }
 
+/// The panic text of adding an actor named "misplaced" to `group` in `stage`.
+fn misplaced_actor_panic(group: &mut Group, stage: Stage) -> String {
+    panic_text(|| {
+        group.actor("misplaced").stage(stage).add(|| Ok(()), |_| {});
+    })
+}
+
 #[test]
 fn f05_stage_from_another_group_panics_naming_the_actor() {
     let mut other = Group::new();
     let _first = other.add_stage("one");
     let foreign = other.add_stage("two");
     let mut group = Group::new();
-    let text = panic_text(|| {
-        group
-            .actor("misplaced")
-            .stage(foreign)
-            .add(|| Ok(()), |_| {});
-    });
+    let text = misplaced_actor_panic(&mut group, foreign);
     assert!(text.contains("misplaced"), "{text}");
     // Nothing was corrupted: the group runs its other actors normally.
     let (interrupts, returned) = well_behaved(&mut group, "ok", 2);
@@ -343,12 +327,7 @@ fn f05_stage_from_another_group_with_an_index_in_range_panics() {
     let mut group = Group::new();
     let _own = group.add_stage("drain");
     // Same position as one of this group's stages: still another group's stage.
-    let text = panic_text(|| {
-        group
-            .actor("misplaced")
-            .stage(foreign)
-            .add(|| Ok(()), |_| {});
-    });
+    let text = misplaced_actor_panic(&mut group, foreign);
     assert!(text.contains("misplaced"), "{text}");
     let text = panic_text(|| {
         group.grace(foreign, Duration::from_secs(1));

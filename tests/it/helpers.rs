@@ -4,36 +4,15 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rungroup::{Acceptor, Error, Event, Group, Outcome, StopToken, Trigger};
+use rungroup::{Acceptor, Error, Group, Outcome, StopToken, Trigger};
 
-use crate::common::{FUSE, Latch, bounded, payload_text, report_of, spawn_report};
-
-/// An observer that forwards the `Interrupting` events to a channel.
-fn interrupting(group: &mut Group) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    group.observe(move |event| {
-        if let Event::Interrupting { actor } = event {
-            let _ = tx.lock().unwrap().send((*actor).to_owned());
-        }
-    });
-    rx
-}
-
-fn wait_interrupting(rx: &mpsc::Receiver<String>, actor: &str) {
-    loop {
-        let name = rx
-            .recv_timeout(FUSE)
-            .unwrap_or_else(|_| panic!("'{actor}' was never interrupted"));
-        if name == actor {
-            return;
-        }
-    }
-}
+use crate::common::{
+    FUSE, Latch, bounded, interrupting, payload_text, report_of, spawn_report, wait_interrupting,
+};
 
 fn acceptor() -> Acceptor {
     Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()

@@ -3,9 +3,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rungroup::{Group, InterruptOutcome, ManualClock, Outcome, Policy, Stage, Trigger};
+use rungroup::{Group, InterruptOutcome, Outcome, Policy, Stage, Trigger};
 
-use crate::common::{Ev, Latch, events, report_of, spawn_report};
+use crate::common::{Ev, Latch, clocked, report_of, spawn_report};
 
 #[test]
 fn o01_display_names_cause_actors_stages_policies_and_outcomes() {
@@ -54,13 +54,7 @@ fn o01_display_names_cause_actors_stages_policies_and_outcomes() {
 #[test]
 fn o01_report_fields_say_how_and_when_each_actor_ended() {
     // Manual clock, no grace or budget: interrupts run inline, and a second stop escalates.
-    let clock = ManualClock::new();
-    let mut group = Group::new();
-    let mut events = events(&mut group);
-    let stop = group.stop_handle();
-    group
-        .clock(clock.clone())
-        .kill_grace(Duration::from_secs(5));
+    let (mut group, mut events, stop, clock) = clocked(Duration::from_secs(5));
     let drain = group.add_stage("drain");
     let latch = Latch::new();
     let waiter = latch.waiter();

@@ -10,7 +10,10 @@ use rungroup::{
     Cause, Error, Event, Group, Outcome, Report, StopHandle, StopOutcome, StopToken, Trigger,
 };
 
-use crate::common::{FUSE, Latch, bounded, report_of, spawn_report};
+use crate::common::{
+    FUSE, Latch, bounded, interrupting, report_of, spawn_report, until_interrupted,
+    wait_interrupting,
+};
 
 /// An actor whose interrupt does nothing: only its force hook (escalation) makes it return.
 fn add_stubborn(group: &mut Group, name: &str) {
@@ -23,29 +26,6 @@ fn add_stubborn(group: &mut Group, name: &str) {
         },
         |_| {},
     );
-}
-
-/// An observer that forwards the `Interrupting` events to a channel.
-fn interrupting(group: &mut Group) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    group.observe(move |event| {
-        if let Event::Interrupting { actor } = event {
-            let _ = tx.lock().unwrap().send((*actor).to_owned());
-        }
-    });
-    rx
-}
-
-fn wait_interrupting(rx: &mpsc::Receiver<String>, actor: &str) {
-    loop {
-        let name = rx
-            .recv_timeout(FUSE)
-            .unwrap_or_else(|_| panic!("'{actor}' was never interrupted"));
-        if name == actor {
-            return;
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -70,21 +50,13 @@ fn t01_stop_requested_before_run_is_the_cause() {
         token.wait();
         Ok(())
     });
-    let token = StopToken::new();
-    let waiter = token.clone();
-    group.actor("watcher").add(
-        move || {
-            waiter.wait();
-            Ok(())
-        },
-        move |cause: &Cause<_>| {
-            *seen_by_interrupt.lock().unwrap() = Some(match cause {
-                Cause::Stop { reason } => reason.clone(),
-                other => format!("unexpected cause: {other}"),
-            });
-            token.stop();
-        },
-    );
+    let (execute, interrupt) = until_interrupted(move |cause: &Cause<_>| {
+        *seen_by_interrupt.lock().unwrap() = Some(match cause {
+            Cause::Stop { reason } => reason.clone(),
+            other => format!("unexpected cause: {other}"),
+        });
+    });
+    group.actor("watcher").add(execute, interrupt);
 
     assert_eq!(stop.stop("before run"), StopOutcome::Triggered);
     assert!(stop.is_triggered());
@@ -102,16 +74,23 @@ fn t01_stop_requested_before_run_is_the_cause() {
     assert!(report.into_result().is_ok());
 }
 
-#[test]
-fn t01_stop_requested_during_run_from_another_thread() {
-    let mut group = Group::new();
-    let stop = group.stop_handle();
+/// Adds a token actor "worker" that waits for its stop token; the returned channel receives one
+/// message once its execute is running.
+fn worker_signalling_start(group: &mut Group) -> mpsc::Receiver<()> {
     let (running, is_running) = mpsc::channel();
     group.actor("worker").add_token(move |token| {
         running.send(()).unwrap();
         token.wait();
         Ok(())
     });
+    is_running
+}
+
+#[test]
+fn t01_stop_requested_during_run_from_another_thread() {
+    let mut group = Group::new();
+    let stop = group.stop_handle();
+    let is_running = worker_signalling_start(&mut group);
     let pending = spawn_report(group);
     is_running.recv_timeout(FUSE).unwrap();
     let outcome = thread::spawn(move || stop.stop("operator")).join().unwrap();
@@ -154,12 +133,7 @@ fn t01_stop_from_100_threads_at_once_has_one_winner() {
     const THREADS: usize = 100;
     let mut group = Group::new();
     let stop = group.stop_handle();
-    let (running, is_running) = mpsc::channel();
-    group.actor("worker").add_token(move |token| {
-        running.send(()).unwrap();
-        token.wait();
-        Ok(())
-    });
+    let is_running = worker_signalling_start(&mut group);
     let pending = spawn_report(group);
     is_running.recv_timeout(FUSE).unwrap();
 
@@ -570,7 +544,7 @@ mod signals {
     use signal_hook::low_level::raise;
 
     use super::{add_stubborn, interrupting, wait_interrupting};
-    use crate::common::{FUSE, spawn_report};
+    use crate::common::{FUSE, spawn_report, until_interrupted};
 
     static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -600,21 +574,13 @@ mod signals {
         let mut group = Group::new();
         let seen = Arc::new(Mutex::new(None));
         let seen_by_interrupt = Arc::clone(&seen);
-        let token = rungroup::StopToken::new();
-        let waiter = token.clone();
-        group.actor("server").add(
-            move || {
-                waiter.wait();
-                Ok(())
-            },
-            move |cause: &Cause<_>| {
-                *seen_by_interrupt.lock().unwrap() = Some(match cause {
-                    Cause::Signal { signal } => Ok(*signal),
-                    other => Err(other.to_string()),
-                });
-                token.stop();
-            },
-        );
+        let (execute, interrupt) = until_interrupted(move |cause: &Cause<_>| {
+            *seen_by_interrupt.lock().unwrap() = Some(match cause {
+                Cause::Signal { signal } => Ok(*signal),
+                other => Err(other.to_string()),
+            });
+        });
+        group.actor("server").add(execute, interrupt);
         let (set, listens) = listening(SignalSet::new([SIGUSR1]));
         group.add_signals(set);
         let pending = spawn_report(group);
