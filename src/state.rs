@@ -41,10 +41,10 @@
 //!
 //! # Orderings, derived
 //!
-//! - An actor writes its outcome into its own slot, *then* tries the CAS with `AcqRel`. The caller
-//!   loads the state with `Acquire`; seeing `who = i` therefore makes actor `i`'s slot write
-//!   visible (release/acquire on the state word), which is what lets the caller hand that very value
-//!   to every interrupt (R06).
+//! - An actor writes its outcome into its own slot (under the slot's mutex), *then* tries the CAS.
+//!   The caller, having seen `who = i`, locks slot `i`: the mutex orders the write before the read,
+//!   which is what lets the caller hand that very value to every interrupt (R06). The CAS is also
+//!   `AcqRel` and the caller's load `Acquire`, a second publication of the same fact.
 //! - An actor's decrement is `AcqRel`: the `Release` half publishes everything its execute did;
 //!   decrements by several actors form a release sequence, so the caller's `Acquire` load that
 //!   reads zero happens-after every execute of the stage (R08).
@@ -128,9 +128,10 @@ impl Control {
         debug_assert!(index < EXTERNAL);
         let won = self
             .state
-            // ORDERING: AcqRel on success publishes the winner's slot (Release) and orders this
-            // exit after any earlier trigger it may observe (Acquire). On failure the value is
-            // only compared, so Relaxed suffices.
+            // ORDERING: the CAS's atomicity alone makes exactly one winner (R03). The winner's
+            // outcome reaches the caller through its slot's mutex, not through this word; AcqRel
+            // on success is a second, belt-and-braces publication (loom confirms that Relaxed here
+            // breaks no model). On failure the value is only compared, so Relaxed suffices.
             .compare_exchange(
                 RUNNING,
                 TRIGGERED | (index << WHO_SHIFT),

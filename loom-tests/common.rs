@@ -1,0 +1,209 @@
+//! What every model shares: the harness (preemption bound, cost line, quiet deliberate panics)
+//! and a probe that records what the interrupts and the observer saw.
+
+use std::sync::Once;
+use std::time::Instant;
+
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex};
+use rungroup::{BoxError, Cause, Event, Group};
+
+/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set, so that the plain
+/// `RUSTFLAGS="--cfg loom" cargo test` finishes in minutes (costs in `docs/testing.md`).
+/// `LOOM_MAX_PREEMPTIONS=<n>` overrides it; `RUNGROUP_LOOM_UNBOUNDED=1` removes it.
+pub(crate) const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// The prefix of every panic a model raises on purpose (F01, F02). The panic hook stays quiet
+/// for these and only these: a failing assertion still prints.
+pub(crate) const DELIBERATE: &str = "deliberate:";
+
+/// Explores `model` under the crate-wide bound and prints one cost line:
+/// `loom <name>: <n> iterations in <t> (preemption bound <b>)` (shown with `--nocapture`).
+pub(crate) fn check<F>(name: &str, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("RUNGROUP_LOOM_UNBOUNDED").is_some() {
+        builder.preemption_bound = None;
+    } else if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    explore(name, builder, model);
+}
+
+/// Explores `model` exhaustively (no preemption bound), whatever the environment says: for
+/// models small enough that the full state space costs well under a second.
+pub(crate) fn check_exhaustive<F>(name: &str, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = None;
+    explore(name, builder, model);
+}
+
+fn explore<F>(name: &str, builder: loom::model::Builder, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    quiet_deliberate_panics();
+    // A std counter, invisible to loom: it counts executions, it is not part of the model.
+    let iterations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&iterations);
+    let bound = builder.preemption_bound;
+    let start = Instant::now();
+    let counted = move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        model();
+    };
+    let explored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if std::env::var_os("LOOM_LOG").is_some() {
+            // Only `loom::model` installs loom's log subscriber. It takes its bound from the
+            // environment alone: set `LOOM_MAX_PREEMPTIONS` along with `LOOM_LOG`.
+            loom::model(counted);
+        } else {
+            builder.check(counted);
+        }
+    }));
+    if let Err(payload) = explored {
+        // The hook is silent for deliberate panics; one that escaped the runner is a failure,
+        // so say which (and say it for every other failure too, next to the iteration).
+        eprintln!(
+            "loom {name}: FAILED at iteration {}: {}",
+            iterations.load(std::sync::atomic::Ordering::Relaxed),
+            message(payload.as_ref()).unwrap_or("(not a string payload)")
+        );
+        std::panic::resume_unwind(payload);
+    }
+    let bound = bound.map_or_else(|| "none".to_owned(), |bound| bound.to_string());
+    eprintln!(
+        "loom {name}: {} iterations in {:.2?} (preemption bound {bound})",
+        iterations.load(std::sync::atomic::Ordering::Relaxed),
+        start.elapsed(),
+    );
+}
+
+/// Installs, once per process, a panic hook that drops the report of deliberate panics and
+/// passes every other panic to the previous hook.
+fn quiet_deliberate_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !message(info.payload()).is_some_and(|message| message.starts_with(DELIBERATE)) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// The text of a panic payload, if it is a string.
+pub(crate) fn message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+/// The address of an error value: the same address means the very same value (rule R06).
+pub(crate) fn address(error: &BoxError) -> usize {
+    std::ptr::from_ref::<dyn std::error::Error + Send + Sync>(&**error)
+        .cast::<()>()
+        .addr()
+}
+
+/// What one interrupt saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The index of the actor whose interrupt this was.
+    pub(crate) actor: usize,
+    /// The cause's actor, if the cause names one.
+    pub(crate) cause_actor: Option<String>,
+    /// For `Cause::Exit { result: Err(e) }`, the address of `e`.
+    pub(crate) error: Option<usize>,
+    /// For `Cause::Stop`, the reason.
+    pub(crate) reason: Option<String>,
+}
+
+/// Records interrupt calls (order, causes, overlap) and first-exit events.
+///
+/// Nothing here asserts inside a hook: the runner catches a hook's panic (F02) and would turn a
+/// failed check into a report entry. Hooks record; the model asserts after `run`.
+#[derive(Debug, Default)]
+pub(crate) struct Probe {
+    seen: Mutex<Vec<Seen>>,
+    /// Set while an interrupt is being recorded: two at once breaks R05.
+    busy: AtomicBool,
+    /// Interrupts that began while another was being recorded.
+    overlaps: AtomicUsize,
+    /// `ActorExited { first: true }` events: more than one breaks R03.
+    firsts: AtomicUsize,
+}
+
+impl Probe {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Counts first-exit events of `group`.
+    pub(crate) fn observe(probe: &Arc<Self>, group: &mut Group) {
+        let probe = Arc::clone(probe);
+        group.observe(move |event| {
+            if let Event::ActorExited { first: true, .. } = event {
+                // ORDERING: read after `run` returned, which happens-after every event (R08).
+                probe.firsts.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Records that actor `actor`'s interrupt was called with `cause`.
+    pub(crate) fn record(&self, actor: usize, cause: &Cause<BoxError>) {
+        // Not an assert: the runner catches an interrupt's panic (F02). Counted, checked later.
+        if self.busy.swap(true, Ordering::SeqCst) {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        let error = match cause {
+            Cause::Exit {
+                result: Err(error), ..
+            } => Some(address(error)),
+            _ => None,
+        };
+        let reason = match cause {
+            Cause::Stop { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        self.seen.lock().unwrap().push(Seen {
+            actor,
+            cause_actor: cause.actor().map(str::to_owned),
+            error,
+            reason,
+        });
+        self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// Every interrupt call so far, in call order. Fails if two interrupts overlapped (R05).
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        assert_eq!(
+            self.overlaps.load(Ordering::SeqCst),
+            0,
+            "R05: an interrupt ran while another was running"
+        );
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The actors whose interrupts were called, in call order.
+    pub(crate) fn order(&self) -> Vec<usize> {
+        self.seen().iter().map(|seen| seen.actor).collect()
+    }
+
+    /// How many `ActorExited { first: true }` events there were.
+    pub(crate) fn firsts(&self) -> usize {
+        self.firsts.load(Ordering::Relaxed)
+    }
+}
+
+/// An actor's name in the models: `a`, `b`, `c`.
+pub(crate) fn name(actor: usize) -> String {
+    ["a", "b", "c", "d"][actor].to_owned()
+}
