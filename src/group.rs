@@ -334,6 +334,10 @@ impl<E: Send + Sync + 'static> Group<E> {
 
     /// Sets the stack size of every actor thread that does not set its own. Default: std's
     /// (2 MiB unless `RUST_MIN_STACK` says otherwise).
+    ///
+    /// The stack is virtual memory: a blocked actor keeps only the pages it touched resident
+    /// (about 8 KiB for a small actor), whatever the size. A smaller size mostly saves address
+    /// space and lets glibc cache more freed stacks for later spawns; see `docs/performance.md`.
     pub fn stack_size(&mut self, bytes: usize) -> &mut Self {
         self.stack_size = Some(bytes);
         self
@@ -510,7 +514,8 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         self
     }
 
-    /// Sets this actor's thread stack size.
+    /// Sets this actor's thread stack size, overriding [`Group::stack_size`]. Default: the
+    /// group's, else std's (2 MiB unless `RUST_MIN_STACK` says otherwise).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self

@@ -68,6 +68,12 @@ impl<E> Core<E> {
         }
     }
 
+    /// Whether anything consumes events (an observer, or `tracing` when that feature is on).
+    /// Events whose fields cost work to build, like the cause's text, are built only then.
+    fn observed(&self) -> bool {
+        cfg!(feature = "tracing") || self.observer.is_some()
+    }
+
     fn has_exited(&self, actor: usize) -> bool {
         self.slots[actor].lock().is_some()
     }
@@ -362,9 +368,13 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     let triggered_at = runner.core.clock.now();
     runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     let (trigger, cause, winner) = runner.resolve_cause();
-    runner.core.emit(Event::Triggered {
-        cause: &cause.to_string(),
-    });
+    // Formatting the cause costs an allocation on the way to the first interrupt: only when
+    // someone listens.
+    if runner.core.observed() {
+        runner.core.emit(Event::Triggered {
+            cause: &cause.to_string(),
+        });
+    }
     let cause = Arc::new(cause);
 
     runner.teardown(&cause);
@@ -465,10 +475,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .is_some_and(|deadline| self.now() >= deadline)
     }
 
-    fn members(&self, stage: usize) -> Vec<usize> {
-        (0..self.entries.len())
-            .filter(|&actor| self.entries[actor].stage == stage && self.entries[actor].started)
-            .collect()
+    /// Whether `actor` was started and belongs to `stage`. (A predicate, not a list: teardown
+    /// walks the entries in registration order without allocating per stage.)
+    fn is_member(&self, actor: usize, stage: usize) -> bool {
+        self.entries[actor].stage == stage && self.entries[actor].started
     }
 
     /// Stage by stage: interrupt, wait to drain or expire, escalate what is left.
@@ -482,27 +492,29 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 index: stage,
                 stage: &self.stages[stage].name,
             });
-            let members = self.members(stage);
             let grace_deadline = self.stages[stage]
                 .grace
                 .map(|grace| begin.saturating_add(grace));
             let deadline = min_deadline(grace_deadline, self.budget_deadline);
             let wait = if self.lanes_mode {
-                let jobs = members
-                    .iter()
-                    .filter_map(|&actor| {
-                        let interrupt = self.entries[actor].interrupt.take()?;
-                        Some(Job::Interrupt(actor, interrupt))
-                    })
-                    .collect();
+                let mut jobs = Vec::new();
+                for actor in 0..self.entries.len() {
+                    if self.is_member(actor, stage) {
+                        if let Some(interrupt) = self.entries[actor].interrupt.take() {
+                            jobs.push(Job::Interrupt(actor, interrupt));
+                        }
+                    }
+                }
                 let lane = self.dispatch(jobs, cause);
                 self.wait(deadline, |core| {
                     core.live.count(stage) == 0
                         && lane.as_ref().is_none_or(|lane| lane.state.lock().finished)
                 })
             } else {
-                for &actor in &members {
-                    self.call_inline(actor, cause);
+                for actor in 0..self.entries.len() {
+                    if self.is_member(actor, stage) {
+                        self.call_inline(actor, cause);
+                    }
                 }
                 self.wait(None, |core| core.live.count(stage) == 0)
             };

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints the table of docs/performance.md from criterion's output of `cargo bench --bench teardown`.
+
+Usage: python3 benches/summarize.py [CRITERION_DIR]
+(default: $CARGO_TARGET_DIR/criterion, else target/criterion).
+
+Median: criterion's `new/estimates.json` (median.point_estimate). p90: the 90th percentile
+(nearest rank) of the raw per-sample times in `new/sample.json` (times[i] / iters[i]); the bench
+runs one iteration per sample, so these are per-run times.
+"""
+
+import json
+import math
+import os
+import sys
+
+IMPLS = ["rungroup", "naive", "floor"]
+SIZES = [1, 4, 16, 64, 256, 1024]
+
+
+def load(root, scenario, impl, n):
+    base = os.path.join(root, scenario, impl, str(n), "new")
+    try:
+        with open(os.path.join(base, "estimates.json")) as f:
+            median = json.load(f)["median"]["point_estimate"]
+        with open(os.path.join(base, "sample.json")) as f:
+            sample = json.load(f)
+    except FileNotFoundError:
+        return None
+    per_iter = sorted(t / i for t, i in zip(sample["times"], sample["iters"]))
+    p90 = per_iter[max(0, math.ceil(0.9 * len(per_iter)) - 1)]
+    return median, p90, len(per_iter)
+
+
+def fmt(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.0f} µs"
+
+
+def main():
+    default = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
+    root = sys.argv[1] if len(sys.argv) > 1 else default
+    for scenario in ["teardown", "lifecycle"]:
+        print(f"\n**{scenario}** (median / p90; samples = runs)\n")
+        print("| N | rungroup | naive | floor | rungroup/naive | rungroup/floor | rungroup per actor |")
+        print("|--:|--:|--:|--:|--:|--:|--:|")
+        for n in SIZES:
+            cells = {impl: load(root, scenario, impl, n) for impl in IMPLS}
+            if any(cell is None for cell in cells.values()):
+                continue
+            row = [str(n)]
+            for impl in IMPLS:
+                median, p90, count = cells[impl]
+                row.append(f"{fmt(median)} / {fmt(p90)} ({count})")
+            ours = cells["rungroup"][0]
+            row.append(f"{ours / cells['naive'][0]:.2f}×")
+            row.append(f"{ours / cells['floor'][0]:.2f}×")
+            row.append(f"{ours / n / 1e3:.1f} µs")
+            print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
