@@ -348,3 +348,70 @@ fn f05_panicking_observer_does_not_corrupt_any_outcome() {
     assert!(report.error().is_none());
     assert_eq!(report.into_result().unwrap_err().to_string(), "first");
 }
+
+// ---- F04 -------------------------------------------------------------------------------------
+
+/// An actor that ignores its interrupt and returns only when `latch` is released.
+fn stubborn(group: &mut Group, latch: &crate::common::Latch) {
+    let waiter = latch.waiter();
+    group.actor("stubborn").add(
+        move || {
+            waiter.wait();
+            Ok(())
+        },
+        |_| {},
+    );
+}
+
+/// Without any grace or budget, `run` waits for an execute that ignores its interrupt, exactly as
+/// Go's oklog/run does: it returns only once that execute returns, with nothing lost.
+#[test]
+fn f04_without_a_deadline_run_waits_for_an_actor_that_ignores_its_interrupt() {
+    let mut group = Group::new();
+    let mut events = crate::common::events(&mut group);
+    let latch = crate::common::Latch::new();
+    stubborn(&mut group, &latch);
+    group.actor("quitter").add(|| Ok(()), |_| {});
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(group.run_with_report());
+    });
+    events.wait_for(&crate::common::Ev::interrupting("stubborn"));
+    // The window only gives a run that wrongly walks away the chance to show it; the passing run
+    // does not depend on it.
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "run returned while an execute was still running"
+    );
+    latch.release();
+    let report = rx.recv_timeout(crate::common::FUSE).expect("run returned");
+    assert!(report.error().is_none(), "{report}");
+    assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+    assert_eq!(report.trigger(), &Trigger::Exit { actor: 1 });
+}
+
+/// With a budget the same actor cannot hang `run`: it is escalated, abandoned and reported.
+#[test]
+fn f04_with_a_budget_the_same_actor_cannot_hang_run() {
+    let (mut group, mut events, _stop, clock) = crate::common::clocked(Duration::ZERO);
+    group.budget(Duration::from_secs(10));
+    let latch = crate::common::Latch::new();
+    stubborn(&mut group, &latch);
+    group.actor("quitter").add(|| Ok(()), |_| {});
+    let report = crate::common::report_advancing(
+        group,
+        &mut events,
+        &crate::common::Ev::interrupting("stubborn"),
+        &clock,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Abandoned),
+        "{report}"
+    );
+    assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
+    assert!(
+        matches!(report.error(), Some(Error::Abandoned { actors, .. }) if actors == &["stubborn".to_owned()])
+    );
+    latch.release();
+}
