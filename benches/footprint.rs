@@ -27,14 +27,13 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
 use common::{
-    Gate, context_switches, cpu_ns, current_tid, status_kb, thread_count, wait_blocked,
-    wait_thread_count, wait_tid,
+    Gate, NaiveActor, context_switches, cpu_ns, current_tid, naive_run, status_kb, thread_count,
+    wait_blocked, wait_thread_count, wait_tid,
 };
 use rungroup::{BoxError, Group};
 
@@ -92,35 +91,6 @@ enum Impl {
     Naive,
     /// std alone: the caller spawns the threads in a `thread::scope`, each waits on its gate.
     Floor,
-}
-
-type NaiveActor = (
-    Box<dyn FnOnce() -> Result<(), BoxError> + Send>,
-    Box<dyn FnOnce(&Result<(), BoxError>) + Send>,
-);
-
-/// The `naive` baseline of `benches/teardown.rs`, for the heap comparison.
-fn naive_run(actors: Vec<NaiveActor>) -> Result<(), BoxError> {
-    let count = actors.len();
-    let (tx, rx) = mpsc::channel();
-    thread::scope(|scope| {
-        let mut interrupts = Vec::with_capacity(count);
-        for (execute, interrupt) in actors {
-            let tx = tx.clone();
-            scope.spawn(move || {
-                let _ = tx.send(execute());
-            });
-            interrupts.push(interrupt);
-        }
-        let first = rx.recv().expect("an actor always sends");
-        for interrupt in interrupts {
-            interrupt(&first);
-        }
-        for _ in 1..count {
-            let _ = rx.recv();
-        }
-        first
-    })
 }
 
 /// `imp`'s run of one gated actor per gate plus `last`, ready to call. `last` runs as an actor

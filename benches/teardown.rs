@@ -48,12 +48,14 @@ mod common;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Gate, current_tid, thread_count, wait_blocked, wait_thread_count, wait_tid};
+use common::{
+    Gate, NaiveActor, current_tid, naive_run, thread_count, wait_blocked, wait_thread_count,
+    wait_tid,
+};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use rungroup::{BoxError, Group};
 
@@ -78,39 +80,6 @@ impl Impl {
             Impl::Proxy => "proxy",
         }
     }
-}
-
-/// What a user's hand-written group holds: an execute and an interrupt per actor.
-type NaiveActor = (
-    Box<dyn FnOnce() -> Result<(), BoxError> + Send>,
-    Box<dyn FnOnce(&Result<(), BoxError>) + Send>,
-);
-
-/// Go's `run.Group.Run`, written by hand with std the way a Rust user would today.
-fn naive_run(actors: Vec<NaiveActor>) -> Result<(), BoxError> {
-    if actors.is_empty() {
-        return Ok(());
-    }
-    let count = actors.len();
-    let (tx, rx) = mpsc::channel();
-    thread::scope(|scope| {
-        let mut interrupts = Vec::with_capacity(count);
-        for (execute, interrupt) in actors {
-            let tx = tx.clone();
-            scope.spawn(move || {
-                let _ = tx.send(execute());
-            });
-            interrupts.push(interrupt);
-        }
-        let first = rx.recv().expect("an actor always sends");
-        for interrupt in interrupts {
-            interrupt(&first);
-        }
-        for _ in 1..count {
-            let _ = rx.recv();
-        }
-        first
-    })
 }
 
 /// An actor that blocks on `gate` until its interrupt opens it.

@@ -10,9 +10,11 @@
 
 use std::fs;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread::{self, Thread};
 use std::time::Duration;
+
+use rungroup::BoxError;
 
 /// One actor's wake primitive: the actor parks on it, its interrupt opens it. Sticky: opening it
 /// before the actor waits makes the wait return at once (rule R07), which the lifecycle scenario
@@ -179,4 +181,37 @@ pub(crate) fn status_kb(field: &str) -> u64 {
         .find(|line| line.starts_with(field) && line[field.len()..].starts_with(':'))
         .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
         .expect("field of /proc/self/status")
+}
+
+/// What a user's hand-written group holds: an execute and an interrupt per actor.
+pub(crate) type NaiveActor = (
+    Box<dyn FnOnce() -> Result<(), BoxError> + Send>,
+    Box<dyn FnOnce(&Result<(), BoxError>) + Send>,
+);
+
+/// Go's `run.Group.Run`, written by hand with std the way a Rust user would today.
+pub(crate) fn naive_run(actors: Vec<NaiveActor>) -> Result<(), BoxError> {
+    if actors.is_empty() {
+        return Ok(());
+    }
+    let count = actors.len();
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|scope| {
+        let mut interrupts = Vec::with_capacity(count);
+        for (execute, interrupt) in actors {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let _ = tx.send(execute());
+            });
+            interrupts.push(interrupt);
+        }
+        let first = rx.recv().expect("an actor always sends");
+        for interrupt in interrupts {
+            interrupt(&first);
+        }
+        for _ in 1..count {
+            let _ = rx.recv();
+        }
+        first
+    })
 }
