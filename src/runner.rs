@@ -229,6 +229,9 @@ struct Runner<E> {
     kill_grace: Duration,
     escalations_seen: usize,
     lanes: Vec<Arc<Lane<E>>>,
+    /// The first exit, once the cause is resolved. Its slot is empty by then (its value moved
+    /// into the cause), so the slot alone no longer says it has exited.
+    first_exit: Option<usize>,
 }
 
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
@@ -356,6 +359,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         kill_grace,
         escalations_seen: 0,
         lanes: Vec::new(),
+        first_exit: None,
     };
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
@@ -458,6 +462,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 Some(payload),
             ),
         };
+        self.first_exit = Some(who);
         let winner = Winner {
             index: who,
             at: exit.at,
@@ -468,6 +473,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     fn now(&self) -> Duration {
         self.core.clock.now()
+    }
+
+    /// Whether `actor`'s execute has returned: its slot is filled, or it is the first exit (whose
+    /// slot `resolve_cause` emptied).
+    fn has_exited(&self, actor: usize) -> bool {
+        self.first_exit == Some(actor) || self.core.has_exited(actor)
     }
 
     fn budget_spent(&self) -> bool {
@@ -610,11 +621,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // Stable: registration order within a stage.
         actors.sort_by_key(|&actor| self.entries[actor].stage);
         for actor in actors {
+            let exited = self.has_exited(actor);
             let entry = &mut self.entries[actor];
             if let Some(interrupt) = entry.interrupt.take() {
                 interrupts.push(Job::Interrupt(actor, interrupt));
             }
-            if self.core.has_exited(actor) {
+            if exited {
                 continue;
             }
             entry.escalated = true;

@@ -576,6 +576,37 @@ fn s05_force_hook_called_once_and_only_for_actors_still_running() {
     assert!(report.error().is_none(), "{report}");
 }
 
+/// S05: the first exit has exited, so when its stage's grace expires it is neither escalated nor
+/// forced (its force hook might kill a process that is already reaped). Found by the Spin model
+/// (`docs/model`, K1): building the cause empties the winner's slot, and escalation read an empty
+/// slot as "still running".
+#[test]
+fn s05_first_exit_is_not_escalated_when_its_stage_expires() {
+    let (mut group, mut events, _stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
+    let winner_forced = Counter::new();
+    let hit = winner_forced.clone();
+    group
+        .actor("first")
+        .force(move || hit.hit())
+        .add(|| Err("boom".into()), |_| {});
+    let forced = Counter::new();
+    needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
+    let report = report_advancing(
+        group,
+        &mut events,
+        &Ev::interrupting("slow"),
+        &clock,
+        Duration::from_secs(5),
+    );
+    assert_eq!(winner_forced.get(), 0, "the first exit's force hook ran");
+    assert!(!report.actors()[0].escalated, "{report}");
+    assert!(report.actors()[0].first);
+    assert!(matches!(&report.actors()[0].outcome, Outcome::Err(e) if e.to_string() == "boom"));
+    assert_eq!(forced.get(), 1);
+    assert!(report.actors()[1].escalated);
+    assert!(report.error().is_none(), "{report}");
+}
+
 fn second_stop_escalates(deadlines: Option<&ManualClock>) {
     let mut group = Group::new();
     let mut events = events(&mut group);
