@@ -313,3 +313,70 @@ fn s04_grace_expiry_races_a_clean_exit() {
         assert!(report.error().is_none(), "{:?}", report.error());
     });
 }
+
+/// R09, S06 (a hook that returns just as `run` gives up on it): `a` returns `Err` at once (the
+/// first exit) and its interrupt blocks until released. Stage `default` has a grace and the kill
+/// grace is zero. A ticker waits for the interrupt, advances the clock past the grace, then
+/// releases it: the interrupt's return, its lane dropping the cause, and the runner's expiry and
+/// report race. Whatever the order, the first exit's error must never become success: either
+/// the value comes back (`Err`, the interrupt `Returned`, no error) or the interrupt is reported
+/// `Blocked` and `run` fails with `Error::Abandoned`. Found by the Spin model (K2): `finish` read
+/// "not blocked" after the hook returned but before its lane dropped the cause, so the value was
+/// `Retained`, no hook was blocked, and `run` returned `Ok(())`. Threads: caller, `a`, its lane,
+/// ticker.
+#[test]
+fn r09_first_exit_error_survives_a_hook_returning_at_the_deadline() {
+    check(
+        "r09_first_exit_error_survives_a_hook_returning_at_the_deadline",
+        || {
+            let clock = ManualClock::new();
+            let mut group = Group::new();
+            group
+                .clock(clock.clone())
+                .grace(Stage::DEFAULT, GRACE)
+                .kill_grace(Duration::ZERO);
+            let called = StopToken::new();
+            let release = StopToken::new();
+            {
+                let (called, release) = (called.clone(), release.clone());
+                group.actor(name(0)).add(
+                    || Err("boom".into()),
+                    move |_| {
+                        called.stop();
+                        release.wait();
+                    },
+                );
+            }
+            let ticker = {
+                let clock = clock.clone();
+                loom::thread::spawn(move || {
+                    called.wait();
+                    clock.advance(GRACE);
+                    release.stop();
+                })
+            };
+            let report = group.run_with_report();
+            ticker.join().unwrap();
+
+            let a = &report.actors()[0];
+            assert!(a.first && !a.escalated, "K1: the first exit is never escalated");
+            match (&a.outcome, &a.interrupt, report.error()) {
+                (Outcome::Err(error), InterruptOutcome::Returned, None) => {
+                    assert_eq!(error.to_string(), "boom");
+                }
+                (Outcome::Err(_) | Outcome::Retained, InterruptOutcome::Blocked, Some(error)) => {
+                    assert!(
+                        matches!(error, rungroup::Error::Abandoned { interrupts, .. }
+                            if interrupts == &[name(0)]),
+                        "{error}"
+                    );
+                }
+                (outcome, interrupt, error) => panic!(
+                    "R09/S06: outcome {outcome:?}, interrupt {interrupt:?}, error {error:?}"
+                ),
+            }
+            let result = report.into_result();
+            assert!(result.is_err(), "R09: an Err first exit became Ok(())");
+        },
+    );
+}

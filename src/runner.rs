@@ -394,6 +394,9 @@ struct Winner {
     index: usize,
     at: Duration,
     payload: Option<Payload>,
+    /// It returned `Err`: if a blocked hook keeps the value, the report says `Retained`, never
+    /// `Ok`.
+    failed: bool,
 }
 
 impl<E: Send + Sync + 'static> Runner<E> {
@@ -452,6 +455,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .take()
             .expect("the winner publishes its exit before its compare-exchange");
         let actor = self.core.names[who].clone();
+        let failed = matches!(exit.result, Ok(Err(_)));
         let (cause, payload) = match exit.result {
             Ok(result) => (Cause::Exit { actor, result }, None),
             Err(payload) => (
@@ -467,6 +471,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             index: who,
             at: exit.at,
             payload,
+            failed,
         };
         (Trigger::Exit { actor: who }, cause, Some(winner))
     }
@@ -760,21 +765,21 @@ impl<E: Send + Sync + 'static> Runner<E> {
         teardown: Duration,
         spawn_error: Option<(usize, io::Error)>,
     ) -> Report<E> {
-        // A lane with no hook left to call is only dropping its cause and saying so; it runs no
-        // user code, so waiting for it cannot block. Without this wait, a hook that returned just
-        // now would still hold the cause, and the first exit's value would be lost (R09).
+        // Hooks still on lanes did not return in time. Each lane is judged in one look, under its
+        // lock: one still calling or holding hooks is blocked (and may still hold the cause); one
+        // with no hook left is at most dropping its cause and saying so, which runs no user code,
+        // so it is waited for. Judging in two looks (wait, then inspect) let a hook return in
+        // between: its lane was judged not blocked while it still held the cause, and an `Err`
+        // first exit came back as `Ok(())` (R09; the Spin model's K2).
         let lanes = std::mem::take(&mut self.lanes);
-        while self.wait(None, |_| {
-            lanes.iter().all(|lane| {
-                let state = lane.state.lock();
-                state.finished || state.running.is_some() || !state.queue.is_empty()
-            })
-        }) == Wait::Escalated
-        {}
-        // Hooks still on lanes did not return in time.
         let mut blocked_hooks = Vec::new();
         for lane in lanes {
             let mut state = lane.state.lock();
+            if !state.finished && state.running.is_none() && state.queue.is_empty() {
+                drop(state);
+                while self.wait(None, |_| lane.state.lock().finished) == Wait::Escalated {}
+                state = lane.state.lock();
+            }
             for (actor, kind, panic) in state.done.drain(..) {
                 self.record(actor, kind, panic);
             }
@@ -812,7 +817,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         (Some(payload), _) => Outcome::Panicked(payload),
                         (None, Some(Ok(()))) => Outcome::Ok,
                         (None, Some(Err(error))) => Outcome::Err(error),
-                        (None, None) => Outcome::Retained,
+                        // Held by a lane judged blocked above, so the report has an error too.
+                        (None, None) if w.failed => Outcome::Retained,
+                        (None, None) => Outcome::Ok,
                     };
                     (outcome, Some(w.at), true)
                 }
@@ -881,6 +888,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
         } else {
             None
         };
+        debug_assert!(
+            report.error.is_some()
+                || !report
+                    .actors
+                    .iter()
+                    .any(|actor| matches!(actor.outcome, Outcome::Retained)),
+            "rungroup: a retained first exit without a blocked hook would read as success"
+        );
         report
     }
 }
