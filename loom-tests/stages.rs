@@ -359,7 +359,10 @@ fn r09_first_exit_error_survives_a_hook_returning_at_the_deadline() {
             ticker.join().unwrap();
 
             let a = &report.actors()[0];
-            assert!(a.first && !a.escalated, "K1: the first exit is never escalated");
+            assert!(
+                a.first && !a.escalated,
+                "K1: the first exit is never escalated"
+            );
             match (&a.outcome, &a.interrupt, report.error()) {
                 (Outcome::Err(error), InterruptOutcome::Returned, None) => {
                     assert_eq!(error.to_string(), "boom");
@@ -371,9 +374,9 @@ fn r09_first_exit_error_survives_a_hook_returning_at_the_deadline() {
                         "{error}"
                     );
                 }
-                (outcome, interrupt, error) => panic!(
-                    "R09/S06: outcome {outcome:?}, interrupt {interrupt:?}, error {error:?}"
-                ),
+                (outcome, interrupt, error) => {
+                    panic!("R09/S06: outcome {outcome:?}, interrupt {interrupt:?}, error {error:?}")
+                }
             }
             let result = report.into_result();
             assert!(result.is_err(), "R09: an Err first exit became Ok(())");

@@ -19,9 +19,9 @@
  *   NOHANG        no hook blocks forever and every execute eventually returns.
  *   LIVE          liveness run (spin -a, pan -a -f): adds actors that wait for their interrupt,
  *                 lets the stop requester quit, and the `terminates` LTL property.
- *   SKIP_KNOWN    leave out the three properties the current src/ violates (K1-K3, README).
- *   FIX_WINNER FIX_LANES FIX_RETAINED, or FIXED for all three: the proposed fixes.
- *   Seeded bugs: BUG_NO_CAS, BUG_STAGE_SKIP, BUG_NOTIFY_NOLOCK, BUG_DOUBLE_INTERRUPT.
+ *   Seeded bugs: BUG_NO_CAS, BUG_STAGE_SKIP, BUG_NOTIFY_NOLOCK, BUG_DOUBLE_INTERRUPT, and the
+ *   three defects this model found in src/ (fixed there; README "Found in src/"):
+ *   BUG_FORCE_WINNER (K1), BUG_FINISH_NO_WAIT (K2), BUG_NO_LANE_WAIT (K3).
  */
 
 #ifndef N
@@ -42,11 +42,6 @@
 #endif
 #ifdef BUG_NOTIFY_NOLOCK
 #define CONDVAR
-#endif
-#ifdef FIXED
-#define FIX_WINNER
-#define FIX_LANES
-#define FIX_RETAINED
 #endif
 
 #define MAXL 6          /* lanes: one per stage (0, 1), then two per escalate() call (2..5) */
@@ -168,10 +163,11 @@ byte result = RES_NONE;
  * budget ran out, or a second stop request escalated (S = 2) */
 #define RELEASED_BEFORE(s) ((s) == 0 || nexit[0] == nsize[0] || grace_fired[0] || budget_fired || escalations > 0)
 
-#ifdef FIX_WINNER
+#ifndef BUG_FORCE_WINNER
+/* Runner::has_exited: the slot is filled, or it is the first exit (whose slot was taken) */
 #define HAS_EXITED(i) (slot[i] != EMPTY || i == winner)
 #else
-#define HAS_EXITED(i) (slot[i] != EMPTY)      /* Core::has_exited; the winner's slot was taken */
+#define HAS_EXITED(i) (slot[i] != EMPTY)      /* K1: the slot alone; the winner reads as running */
 #endif
 
 /* notify_one under the wake lock: the lock's critical sections are atomic steps here */
@@ -451,13 +447,21 @@ inline WAIT(CODE, DONE, PK) {
 #define C_STAGE_LANES (live[stage_cur] == 0 && (!ldisp[stage_cur] || lfin[stage_cur]))
 #define C_STAGE_INLINE (live[stage_cur] == 0)
 #define RANGE_DRAINED ((esc_from > 0 || live[0] == 0) && (esc_to < 2 || live[1] == 0))
-#ifdef FIX_LANES
-/* proposed: the kill-grace wait also waits for the lanes that carry this range's hooks */
+#ifndef BUG_NO_LANE_WAIT
+/* the kill-grace wait also waits for the lanes that carry this range's hooks (`dispatched`) */
 #define LANE_DONE(l) (!ldisp[l] || lfin[l])
 #define C_ESCALATE (RANGE_DRAINED && LANE_DONE(esc_lane) && LANE_DONE(esc_lane + 1) \
                     && (esc_from > 0 || LANE_DONE(0)) && (esc_to < 2 || LANE_DONE(1)))
 #else
-#define C_ESCALATE RANGE_DRAINED
+#define C_ESCALATE RANGE_DRAINED                  /* K3: the actors only */
+#endif
+/* finish judges a lane once it is settled: finished, or still calling or holding hooks. A lane
+ * with no hook left is only dropping its cause; finish waits for it (K2 without the wait). */
+#define SETTLED(l) (!ldisp[l] || lfin[l] || lrun[l] != NONE || nempty(q[l]))
+#ifndef BUG_FINISH_NO_WAIT
+#define ALL_SETTLED (SETTLED(0) && SETTLED(1) && SETTLED(2) && SETTLED(3) && SETTLED(4) && SETTLED(5))
+#else
+#define ALL_SETTLED true
 #endif
 
 /* an interrupt called on the caller's thread returns, or blocks run for ever (F04) */
@@ -487,9 +491,7 @@ inline ESCALATE_BEGIN(FROM, TO, CAP) {
         if
         :: HAS_EXITED(i) -> skip
         :: else ->
-#ifndef SKIP_KNOWN
-           assert(!exited[i]);     /* K1: only actors still running are escalated */
-#endif
+           assert(!exited[i]);     /* S05 (K1): only actors still running are escalated */
            escalated[i] = 1; q[esc_lane + 1]!(N + i)
         fi
      :: else -> skip
@@ -608,8 +610,8 @@ proctype Runner() {
   :: else -> skip
   fi;
 
-  /* finish, and the properties of the returned run (one step) */
-  atomic {
+  /* finish, and the properties of the returned run (one step, once every lane is settled) */
+  atomic { ALL_SETTLED ->
     /* every lane, under its lock: a hook still running or queued did not return */
     l = 0;
     do
@@ -639,7 +641,7 @@ proctype Runner() {
        if
        :: i == winner ->
           if :: wres == R_PANIC -> wout = R_PANIC           /* the payload is kept aside */
-             :: wres != R_PANIC && retained -> wout = RETAINED
+             :: wres == R_ERR && retained -> wout = RETAINED   /* an Ok has no value to keep */
              :: else -> wout = wres fi
        :: i != winner && slot[i] != EMPTY -> if :: slot[i] == R_PANIC -> panicked = 1 :: else -> skip fi
        :: else -> abandoned[i] = 1; assert(!exited[i]); blocked_any = 1
@@ -656,9 +658,6 @@ proctype Runner() {
        :: else ->
           if
           :: winner != NONE && wout == R_ERR -> result = RES_ERR
-#ifdef FIX_RETAINED
-          :: winner != NONE && wout == RETAINED && wres == R_ERR -> result = RES_FAIL
-#endif
           :: else -> result = RES_OK
           fi
        fi
@@ -676,21 +675,15 @@ proctype Runner() {
        assert(rep_blocked[i] || (icalls[i] == 1 && iret[i]));
        assert(!rep_blocked[i] || lm);
        assert(icalls[i] <= 1 && fcalls[i] <= 1);
-#ifndef SKIP_KNOWN
-       /* K3: a hook is reported blocked only when run gave up waiting for it */
+       /* S06 (K3): a hook is reported blocked only when run gave up waiting for it */
        assert(!rep_blocked[i] || gave_up);
-#endif
        i++
     :: else -> i = 0; break
     od;
     /* S06: abandonment or a blocked hook is never reported as success */
     assert(!blocked_any || result == RES_FAIL);
     /* R09: a first exit that failed is never reported as success (K2) */
-#ifndef SKIP_KNOWN
     assert(!(winner != NONE && wres != R_OK && result == RES_OK));
-#else
-    assert(!(winner != NONE && wres != R_OK && wout != RETAINED && result == RES_OK));
-#endif
     /* R09: an Err result is the first exit's own */
     assert(result != RES_ERR || (winner != NONE && wres == R_ERR));
 #ifdef WITNESS
