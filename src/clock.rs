@@ -173,3 +173,45 @@ impl RunClock {
         }
     }
 }
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+    use crate::state::Control;
+
+    /// A run registers its wake pair with a manual clock and takes it back when it ends: a
+    /// finished group is neither kept alive by the clock nor woken by a later `advance`.
+    #[test]
+    fn a_stopped_run_clock_unregisters_only_its_own_waiter() {
+        let clock = ManualClock::new();
+        let (first, second) = (Control::new(), Control::new());
+        let run_first = Clock::Manual(clock.clone()).start(first.wake_pair());
+        let run_second = Clock::Manual(clock.clone()).start(second.wake_pair());
+        assert_eq!(clock.inner.waiters.lock().len(), 2);
+        run_first.stop(first.wake_pair());
+        let waiters = clock.inner.waiters.lock().clone();
+        assert_eq!(waiters.len(), 1);
+        assert!(Arc::ptr_eq(&waiters[0], second.wake_pair()));
+        drop(waiters);
+        run_second.stop(second.wake_pair());
+        assert!(clock.inner.waiters.lock().is_empty());
+        assert_eq!(Arc::strong_count(first.wake_pair()), 1);
+    }
+
+    /// On the real clock a waiter sleeps until its deadline (and is not told to poll); without a
+    /// deadline, or on a manual clock, it sleeps until notified.
+    #[test]
+    fn wait_budget_is_the_time_left_on_the_real_clock_only() {
+        let real = Clock::Real.start(Control::new().wake_pair());
+        let hour = Duration::from_secs(3600);
+        let left = real.wait_budget(Some(hour)).expect("a real deadline");
+        // Only a hang of most of an hour could break this bound.
+        assert!(left > hour / 2, "{left:?}");
+        assert_eq!(real.wait_budget(Some(Duration::ZERO)), Some(Duration::ZERO));
+        assert_eq!(real.wait_budget(None), None);
+        let control = Control::new();
+        let manual = Clock::Manual(ManualClock::new()).start(control.wake_pair());
+        assert_eq!(manual.wait_budget(Some(hour)), None);
+        manual.stop(control.wake_pair());
+    }
+}

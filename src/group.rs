@@ -575,3 +575,30 @@ impl<E> fmt::Debug for ActorBuilder<'_, E> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+
+    /// A stage is this group's only if its identity matches and its index is in range: a stale
+    /// `Stage` of a dropped group whose state happens to sit at the same address is still
+    /// refused (the address can be reused; the index check is what is left).
+    #[test]
+    fn owns_refuses_an_index_past_the_stages_even_with_this_groups_identity() {
+        let mut group: Group = Group::new();
+        let drain = group.add_stage("drain");
+        assert!(group.owns(Stage::DEFAULT));
+        assert!(group.owns(drain));
+        let identity = group.identity();
+        for index in [2, 3] {
+            assert!(!group.owns(Stage {
+                index,
+                group: identity
+            }));
+        }
+        assert!(!group.owns(Stage {
+            index: 1,
+            group: identity + 1
+        }));
+    }
+}

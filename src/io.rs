@@ -350,6 +350,45 @@ impl fmt::Debug for AcceptInterrupter {
     }
 }
 
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+
+    fn acceptor() -> Acceptor {
+        Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()
+    }
+
+    /// The count of threads inside `accept` goes back to zero however `accept` returns: with a
+    /// connection, or with `None` after the interrupt. (A count left behind would make every
+    /// later woken thread pass on a wake-up to a thread that is not there.)
+    #[test]
+    fn accept_leaves_no_thread_counted_whatever_it_returns() {
+        let acceptor = acceptor();
+        let _client = TcpStream::connect(acceptor.local_addr().unwrap()).unwrap();
+        assert!(acceptor.accept().unwrap().is_some());
+        assert_eq!(acceptor.shared.accepting.load(Ordering::SeqCst), 0);
+        acceptor.interrupter().interrupt();
+        assert!(acceptor.accept().unwrap().is_none());
+        assert_eq!(acceptor.shared.accepting.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn debug_shows_the_listener_and_whether_interrupted() {
+        let acceptor = acceptor();
+        let interrupter = acceptor.interrupter();
+        assert!(!interrupter.is_interrupted() && !acceptor.is_interrupted());
+        let text = format!("{acceptor:?}");
+        assert!(
+            text.starts_with("Acceptor { listener: TcpListener")
+                && text.ends_with("interrupted: false }"),
+            "{text}"
+        );
+        interrupter.interrupt();
+        assert!(format!("{acceptor:?}").ends_with("interrupted: true }"));
+        assert!(format!("{interrupter:?}").ends_with("interrupted: true }"));
+    }
+}
+
 #[cfg(unix)]
 mod child {
     use std::io;

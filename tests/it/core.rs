@@ -74,6 +74,19 @@ fn r01_empty_group_returns_ok() {
     assert!(group.run().is_ok());
 }
 
+/// R01, R02: `len` and `is_empty` count the registered actors.
+#[test]
+fn r01_len_and_is_empty_count_the_actors() {
+    let mut group: Group = Group::new();
+    assert!(group.is_empty());
+    assert_eq!(group.len(), 0);
+    group.add(|| Ok(()), |_| {});
+    group.actor("b").add(|| Ok(()), |_| {});
+    assert!(!group.is_empty());
+    assert_eq!(group.len(), 2);
+    assert!(group.run().is_ok());
+}
+
 #[test]
 fn r01_empty_group_calls_nothing_and_reports_empty() {
     let mut group = Group::new();

@@ -411,9 +411,41 @@ fn f04_with_a_budget_the_same_actor_cannot_hang_run() {
     );
     // The quitter's execute returned `Ok`: even if a lane still held the cause, an `Ok` first
     // exit has no value to keep, so it is never reported `Retained`.
-    assert!(matches!(report.actors()[1].outcome, Outcome::Ok), "{report}");
+    assert!(
+        matches!(report.actors()[1].outcome, Outcome::Ok),
+        "{report}"
+    );
     assert!(
         matches!(report.error(), Some(Error::Abandoned { actors, .. }) if actors == &["stubborn".to_owned()])
     );
     latch.release();
+}
+
+/// F03: the spawn error carries the operating system's error as its `source`, and converts to an
+/// `io::Error` for groups of `io::Result` actors.
+#[test]
+fn f03_spawn_error_source_is_the_operating_system_error() {
+    let mut group: Group = Group::new();
+    // The group-wide stack size applies to every actor: no machine maps this one.
+    group.stack_size(1 << 60);
+    group.actor("a").add(|| Ok(()), |_| {});
+    let report = report_of(group);
+    let Some(error @ Error::Spawn { actor, .. }) = report.error() else {
+        panic!("not a spawn error: {:?}", report.error());
+    };
+    assert_eq!(actor, "a");
+    let source = std::error::Error::source(error).expect("the OS error");
+    assert!(
+        source.downcast_ref::<std::io::Error>().is_some(),
+        "{source}"
+    );
+    let report = report_of({
+        let mut group = Group::<std::io::Error>::default();
+        group.stack_size(1 << 60);
+        group.actor("b").add(|| Ok(()), |_| {});
+        group
+    });
+    let io_error = report.into_result().expect_err("a spawn error");
+    assert_eq!(io_error.kind(), std::io::ErrorKind::Other);
+    assert!(io_error.to_string().contains("'b'"), "{io_error}");
 }

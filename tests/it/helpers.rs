@@ -253,6 +253,23 @@ mod child {
         assert_eq!(report.first_exit().unwrap().name, "job");
     }
 
+    /// A child killed by a signal that rungroup did not send (a crash, the OOM killer) is a
+    /// failure, not a clean stop: only the group's own SIGTERM/SIGKILL makes a signal death `Ok`.
+    #[test]
+    fn t04_child_killed_by_a_foreign_signal_is_an_error() {
+        let mut group = Group::new();
+        group.actor("crasher").add_child({
+            let mut command = Command::new("sh");
+            command.arg("-c").arg("kill -KILL $$");
+            command
+        });
+        let error = report_of(group).into_result().unwrap_err().to_string();
+        assert!(
+            error.contains("'crasher'") && error.contains("signal"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn t04_child_that_cannot_start_is_an_error_naming_the_actor() {
         let mut group = Group::new();
@@ -287,12 +304,14 @@ fn t05_nested_group_is_stopped_by_the_outer_teardown() {
     let stop = outer.stop_handle();
     let nested = outer.actor("inner").add_group(inner);
     assert!(nested.take().is_none(), "no report before the run");
+    assert_eq!(format!("{nested:?}"), "NestedReport { available: false }");
     waiting_actor(&mut outer, "sibling");
     let pending = spawn_report(outer);
     stop.stop("shutdown");
     let report = pending.join();
     assert!(report.error().is_none(), "{report}");
     assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+    assert_eq!(format!("{nested:?}"), "NestedReport { available: true }");
 
     let inner = nested
         .take()

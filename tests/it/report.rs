@@ -3,7 +3,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rungroup::{Group, InterruptOutcome, Outcome, Policy, Stage, Trigger};
+use rungroup::{
+    BoxError, Cause, Error, Group, InterruptOutcome, ManualClock, Outcome, Policy, Stage, Trigger,
+};
 
 use crate::common::{Ev, Latch, clocked, report_of, spawn_report};
 
@@ -181,4 +183,91 @@ fn o01_debug_shows_the_whole_report() {
     }
     let pretty = format!("{report:#?}");
     assert!(pretty.lines().count() > 10);
+}
+
+/// O01: the `Debug` of the configuration types says what was configured: a group's actors,
+/// stages, graces and deadlines; a builder's settings; a stage's index; a manual clock's time.
+#[test]
+fn o01_debug_of_group_builder_stage_and_clock_shows_the_configuration() {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(format!("{clock:?}"), "ManualClock { now: 5s }");
+
+    let mut group: Group = Group::new();
+    let drain = group.add_stage("drain");
+    assert_eq!(format!("{:?}", Stage::DEFAULT), "Stage(0)");
+    assert_eq!(format!("{drain:?}"), "Stage(1)");
+    group.grace(drain, Duration::from_secs(2));
+    group.budget(Duration::from_secs(9));
+    group.actor("web").add(|| Ok(()), |_| {});
+    let builder = group.actor("db").stage(drain).force(|| {});
+    assert_eq!(
+        format!("{builder:?}"),
+        "ActorBuilder { name: \"db\", stage: Stage(1), policy: Critical, stack_size: None, \
+         force: true, .. }"
+    );
+    builder.add(|| Ok(()), |_| {});
+    let text = format!("{group:?}");
+    for part in [
+        "actors: [\"web\", \"db\"]",
+        "(\"drain\", Some(2s))",
+        "budget: Some(9s)",
+        "kill_grace: ",
+    ] {
+        assert!(text.contains(part), "{part} not in {text}");
+    }
+}
+
+/// O01, S06: the abandonment error names the actors still running and the hooks that did not
+/// return, each list only when it has names, and what began the teardown.
+#[test]
+fn o01_abandoned_error_text_lists_what_was_left_behind() {
+    let text = |actors: &[&str], interrupts: &[&str]| {
+        Error::Abandoned {
+            actors: actors.iter().map(|&name| name.to_owned()).collect(),
+            interrupts: interrupts.iter().map(|&name| name.to_owned()).collect(),
+            trigger: "a stop request".to_owned(),
+        }
+        .to_string()
+    };
+    assert_eq!(
+        text(&["a", "b"], &[]),
+        "teardown abandoned actors still running: a, b (teardown began with a stop request)"
+    );
+    assert_eq!(
+        text(&[], &["c"]),
+        "teardown abandoned hooks not returned: c (teardown began with a stop request)"
+    );
+    assert_eq!(
+        text(&["a"], &["c", "d"]),
+        "teardown abandoned actors still running: a; hooks not returned: c, d \
+         (teardown began with a stop request)"
+    );
+}
+
+/// O01: every outcome has a `Debug` form and a label for logs, and a cause names the actor it
+/// came from, a spawn failure's included.
+#[test]
+fn o01_outcomes_and_causes_describe_themselves() {
+    let cases: Vec<(Outcome<BoxError>, &str, &str)> = vec![
+        (Outcome::Ok, "Ok", "ok"),
+        (Outcome::Err("e".into()), "Err(\"e\")", "error"),
+        (
+            Outcome::Panicked(Box::new("p")),
+            "Panicked(\"p\")",
+            "panicked",
+        ),
+        (Outcome::Abandoned, "Abandoned", "abandoned"),
+        (Outcome::NotStarted, "NotStarted", "not started"),
+        (Outcome::Retained, "Retained", "retained"),
+    ];
+    for (outcome, debug, label) in cases {
+        assert_eq!(format!("{outcome:?}"), debug);
+        assert_eq!(outcome.label(), label);
+    }
+    let spawn = Cause::<BoxError>::SpawnFailed {
+        actor: "db".to_owned(),
+    };
+    assert_eq!(spawn.actor(), Some("db"));
+    assert_eq!(Cause::<BoxError>::AllExited.actor(), None);
 }

@@ -1056,6 +1056,8 @@ fn s08_real_clock_budget_bounds_run_whatever_the_actors_do() {
         report.actors()[0].interrupt,
         InterruptOutcome::Blocked
     ));
+    let text = report.to_string();
+    assert!(text.contains("[interrupt did not return]"), "{text}");
     assert!(report.error().is_some());
     latch.release();
 }

@@ -515,6 +515,7 @@ mod tracing_feature {
         let exited = find("actor_exited", "actor", "o02-tracing-job");
         assert_eq!(exited["first"], "true");
         assert_eq!(exited["outcome"], "ok");
+        assert_eq!(exited["level"], "INFO", "a clean exit is not a warning");
         let ended = find("stage_ended", "stage", "o02-tracing-front");
         assert_eq!(ended["expired"], "true");
         let triggered = find("triggered", "event", "triggered");
@@ -612,6 +613,10 @@ mod signals {
         let _serial = serial();
         assert_eq!(SignalSet::terminate().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(SignalSet::default().signals(), &[SIGINT, SIGTERM]);
+        assert_eq!(
+            format!("{:?}", SignalSet::new([SIGTERM, 64])),
+            "SignalSet { signals: [\"SIGTERM (15)\", \"64\"], on_listening: false }"
+        );
         for signal in [SIGINT, SIGTERM] {
             let mut group = Group::new();
             group.actor("worker").add_token(|token| {
