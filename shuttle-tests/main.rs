@@ -305,3 +305,89 @@ fn grace(n: usize) {
 fn s04_grace_expiry_with_8_actors() {
     explore(|| grace(8));
 }
+
+/// T05 (with R03, R04 and R09 across the boundary): an outer group runs an inner group of `n`
+/// actors as one actor, next to an outer sibling. The inner actor 0 returns an error at once; a
+/// stop request on the outer group races it. Whatever wins, the inner group is torn down
+/// completely (every inner interrupt called exactly once), its report reaches the outer caller,
+/// and the error, when the inner exit won, comes out of the outer run unchanged.
+fn nested(n: usize) {
+    let interrupts = Arc::new(Mutex::new(vec![0usize; n + 1]));
+    let mut inner = Group::new();
+    for index in 0..n {
+        let interrupts = Arc::clone(&interrupts);
+        let token = StopToken::new();
+        let stopper = token.clone();
+        inner.add(
+            move || {
+                if index > 0 {
+                    token.wait();
+                }
+                Err(Box::new(Failed(index)) as E)
+            },
+            move |_: &Cause<E>| {
+                interrupts.lock().unwrap()[index] += 1;
+                stopper.stop();
+            },
+        );
+    }
+    let mut outer = Group::new();
+    let stop = outer.stop_handle();
+    let nested = outer.actor("inner").add_group(inner);
+    {
+        let interrupts = Arc::clone(&interrupts);
+        let token = StopToken::new();
+        let stopper = token.clone();
+        outer.actor("sibling").add(
+            move || {
+                token.wait();
+                Ok(())
+            },
+            move |_: &Cause<E>| {
+                interrupts.lock().unwrap()[n] += 1;
+                stopper.stop();
+            },
+        );
+    }
+    let stopper = shuttle::thread::spawn(move || {
+        let _ = stop.stop("race");
+    });
+    let report = outer.run_with_report();
+    stopper.join().unwrap();
+
+    assert_eq!(
+        *interrupts.lock().unwrap(),
+        vec![1; n + 1],
+        "R04 on both levels"
+    );
+    let inner = nested
+        .take()
+        .expect("T05: the inner report after the outer run");
+    assert!(inner.error().is_none(), "{inner}");
+    assert_eq!(inner.actors().len(), n);
+    for actor in &inner.actors()[1..] {
+        assert!(matches!(actor.outcome, Outcome::Err(_)), "{inner}");
+        assert!(!actor.first);
+    }
+    assert!(report.error().is_none(), "{report}");
+    match report.trigger() {
+        Trigger::Exit { actor: 0 } => {
+            // The inner first exit won both races: its error is the outer result, moved.
+            assert_eq!(inner.trigger(), &Trigger::Exit { actor: 0 });
+            assert!(matches!(inner.actors()[0].outcome, Outcome::Retained));
+            let error = report.into_result().expect_err("R09 through the nesting");
+            assert_eq!(error.to_string(), "actor 0 failed");
+        }
+        Trigger::Stop { reason } => {
+            assert_eq!(reason, "race");
+            // The inner group stopped on the outer interrupt, or its own exit came first.
+            assert!(inner.actors()[0].first || matches!(inner.trigger(), Trigger::Stop { .. }));
+        }
+        other => panic!("trigger: {other:?}"),
+    }
+}
+
+#[test]
+fn t05_nested_group_of_8_races_an_outer_stop() {
+    explore(|| nested(8));
+}
