@@ -56,6 +56,10 @@ enum TriggerScript {
     Actor(usize),
     /// A stop request before `run`.
     Stop,
+    /// The thread of the actor at this index cannot be spawned (F03; its stack size is one no
+    /// machine maps). Every actor runs until interrupted. Not under shuttle, whose threads do
+    /// not fail to spawn.
+    SpawnFails(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -78,9 +82,13 @@ fn script() -> impl Strategy<Value = Script> {
         );
         (
             prop::collection::vec(actor, count),
-            prop_oneof![(0..count).prop_map(Some), Just(None)],
+            prop_oneof![
+                4 => (0..count).prop_map(Choice::Actor),
+                2 => Just(Choice::Stop),
+                1 => (0..count).prop_map(Choice::SpawnFails),
+            ],
         )
-            .prop_map(move |(actors, trigger)| {
+            .prop_map(move |(actors, choice)| {
                 let mut actors: Vec<ActorScript> = actors
                     .into_iter()
                     .map(
@@ -97,24 +105,31 @@ fn script() -> impl Strategy<Value = Script> {
                         },
                     )
                     .collect();
+                let trigger = match choice {
+                    Choice::Actor(index) => TriggerScript::Actor(index),
+                    Choice::Stop => TriggerScript::Stop,
+                    // Under shuttle a thread never fails to spawn: a stop request instead.
+                    Choice::SpawnFails(_) if cfg!(shuttle) => TriggerScript::Stop,
+                    Choice::SpawnFails(index) => TriggerScript::SpawnFails(index),
+                };
                 for (index, actor) in actors.iter_mut().enumerate() {
-                    if actor.when == When::Early && trigger != Some(index) {
-                        // Ends on its own but must not trigger.
-                        actor.policy = Policy::OnError;
-                        actor.end = End::Ok;
+                    match trigger {
+                        // No early exit may race the spawn failure: every actor waits.
+                        TriggerScript::SpawnFails(_) => actor.when = When::Interrupted,
+                        TriggerScript::Actor(trigger) if trigger == index => {
+                            actor.when = When::Early;
+                            if actor.policy == Policy::OnError && actor.end == End::Ok {
+                                actor.end = End::Err; // an on-error Ok exit would not trigger
+                            }
+                        }
+                        _ if actor.when == When::Early => {
+                            // Ends on its own but must not trigger.
+                            actor.policy = Policy::OnError;
+                            actor.end = End::Ok;
+                        }
+                        _ => {}
                     }
                 }
-                let trigger = match trigger {
-                    Some(index) => {
-                        let actor = &mut actors[index];
-                        actor.when = When::Early;
-                        if actor.policy == Policy::OnError && actor.end == End::Ok {
-                            actor.end = End::Err; // an on-error Ok exit would not trigger
-                        }
-                        TriggerScript::Actor(index)
-                    }
-                    None => TriggerScript::Stop,
-                };
                 Script {
                     stages,
                     actors,
@@ -122,6 +137,14 @@ fn script() -> impl Strategy<Value = Script> {
                 }
             })
     })
+}
+
+/// What the strategy picks as the trigger, before the actors are made consistent with it.
+#[derive(Clone, Copy, Debug)]
+enum Choice {
+    Actor(usize),
+    Stop,
+    SpawnFails(usize),
 }
 
 /// What the rules say must happen.
@@ -142,6 +165,8 @@ enum RunResult {
     Err(usize),
     ExecutePanic(usize),
     InterruptPanic(usize),
+    /// `Error::Spawn` naming this actor (F03): the run's own error comes before any panic.
+    SpawnFailed(usize),
 }
 
 /// The reference model: sequential, from the rules alone.
@@ -151,6 +176,12 @@ fn expected(script: &Script) -> Expected {
         TriggerScript::Stop => Trigger::Stop {
             reason: "model".to_owned(),
         },
+        TriggerScript::SpawnFails(index) => Trigger::SpawnFailed { actor: index },
+    };
+    // F03: the actors registered after the one that could not be spawned never start.
+    let started = match script.trigger {
+        TriggerScript::SpawnFails(index) => index,
+        _ => script.actors.len(),
     };
     // R04, R05, S01: every interrupt once, stages in order, registration order within a stage.
     let interrupts = (0..script.stages)
@@ -159,13 +190,14 @@ fn expected(script: &Script) -> Expected {
                 .actors
                 .iter()
                 .enumerate()
+                .take(started)
                 .filter(move |(_, actor)| actor.stage == stage)
                 .map(|(index, _)| index)
         })
         .collect();
     let first = match script.trigger {
         TriggerScript::Actor(index) => Some(index),
-        TriggerScript::Stop => None,
+        TriggerScript::Stop | TriggerScript::SpawnFails(_) => None,
     };
     let actors = script
         .actors
@@ -173,6 +205,7 @@ fn expected(script: &Script) -> Expected {
         .enumerate()
         .map(|(index, actor)| {
             let label = match actor.end {
+                _ if index >= started => "not started",
                 End::Ok => "ok",
                 End::Err => "error",
                 End::Panic => "panicked",
@@ -182,14 +215,16 @@ fn expected(script: &Script) -> Expected {
                 actor.stage,
                 actor.policy,
                 first == Some(index),
-                actor.interrupt_panics,
+                actor.interrupt_panics && index < started,
             )
         })
         .collect();
     // F01, F02, R09: the first exit's panic, else the first execute panic, else the first
     // interrupt panic (registration order), else the first exit's result.
     let execute_panic = |index: usize| script.actors[index].end == End::Panic;
-    let run = if let Some(index) = first.filter(|&index| execute_panic(index)) {
+    let run = if let TriggerScript::SpawnFails(index) = script.trigger {
+        RunResult::SpawnFailed(index)
+    } else if let Some(index) = first.filter(|&index| execute_panic(index)) {
         RunResult::ExecutePanic(index)
     } else if let Some(index) = (0..script.actors.len()).find(|&index| execute_panic(index)) {
         RunResult::ExecutePanic(index)
@@ -248,29 +283,32 @@ fn build(script: &Script) -> (Group<ModelError>, Arc<Mutex<Vec<usize>>>) {
         let token = rungroup::StopToken::new();
         let stopper = token.clone();
         let calls = Arc::clone(&calls);
-        group
+        let mut builder = group
             .actor(format!("a{index}"))
             .stage(stages[actor.stage])
-            .policy(actor.policy)
-            .add(
-                move || {
-                    if actor.when == When::Interrupted {
-                        token.wait();
-                    }
-                    match actor.end {
-                        End::Ok => Ok(()),
-                        End::Err => Err(ModelError::Actor(ActorError(index))),
-                        End::Panic => panic::panic_any(format!("execute {index}")),
-                    }
-                },
-                move |_| {
-                    calls.lock().unwrap().push(index);
-                    stopper.stop();
-                    if actor.interrupt_panics {
-                        panic::panic_any(format!("interrupt {index}"));
-                    }
-                },
-            );
+            .policy(actor.policy);
+        if script.trigger == TriggerScript::SpawnFails(index) {
+            builder = builder.stack_size(1 << 60); // no machine maps this: the spawn fails
+        }
+        builder.add(
+            move || {
+                if actor.when == When::Interrupted {
+                    token.wait();
+                }
+                match actor.end {
+                    End::Ok => Ok(()),
+                    End::Err => Err(ModelError::Actor(ActorError(index))),
+                    End::Panic => panic::panic_any(format!("execute {index}")),
+                }
+            },
+            move |_| {
+                calls.lock().unwrap().push(index);
+                stopper.stop();
+                if actor.interrupt_panics {
+                    panic::panic_any(format!("interrupt {index}"));
+                }
+            },
+        );
     }
     if script.trigger == TriggerScript::Stop {
         let _ = group.stop_handle().stop("model");
@@ -307,11 +345,17 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     let report = group.run_with_report();
     prop_assert_eq!(report.trigger(), &want.trigger);
     prop_assert_eq!(&*calls.lock().unwrap(), &want.interrupts);
-    prop_assert!(
-        report.error().is_none(),
-        "unexpected run error: {:?}",
-        report.error()
-    );
+    match (script.trigger, report.error()) {
+        (TriggerScript::SpawnFails(index), Some(rungroup::Error::Spawn { actor, .. })) => {
+            prop_assert_eq!(actor, &format!("a{index}"));
+        }
+        (TriggerScript::SpawnFails(_), error) => {
+            return Err(TestCaseError::fail(format!(
+                "want a spawn error, got {error:?}"
+            )));
+        }
+        (_, error) => prop_assert!(error.is_none(), "unexpected run error: {:?}", error),
+    }
     let actors: Vec<_> = report
         .actors()
         .iter()
@@ -342,6 +386,9 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     let got = match panic::catch_unwind(AssertUnwindSafe(|| group.run())) {
         Ok(Ok(())) => RunResult::Ok,
         Ok(Err(ModelError::Actor(ActorError(index)))) => RunResult::Err(index),
+        Ok(Err(ModelError::Run(rungroup::Error::Spawn { actor, .. }))) => {
+            RunResult::SpawnFailed(actor[1..].parse().map_err(|_| TestCaseError::fail(actor))?)
+        }
         Ok(Err(ModelError::Run(error))) => {
             return Err(TestCaseError::fail(format!("run error: {error}")));
         }
