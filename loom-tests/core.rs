@@ -5,7 +5,7 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rungroup::{
-    BoxError, Group, InterruptOutcome, ManualClock, Outcome, Stage, StopToken, Trigger,
+    BoxError, Group, InterruptOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
 };
 
 use crate::common::{Probe, address, check, check_exhaustive, name};
@@ -100,6 +100,27 @@ fn first_exit_race(actors: usize) {
 #[test]
 fn r03_first_exit_race_two_actors() {
     check("r03_first_exit_race_two_actors", || first_exit_race(2));
+}
+
+/// R01 (with T01): an empty group returns at once with `Trigger::Empty` and `Ok`, even while
+/// another thread asks it to stop: the request is accepted or ignored, never blocks, and neither
+/// turns the empty run into anything else. Threads: caller, stopper.
+#[test]
+fn r01_empty_group_returns_at_once_while_a_stop_races() {
+    check_exhaustive("r01_empty_group_returns_at_once_while_a_stop_races", || {
+        let group = Group::new();
+        let stop = group.stop_handle();
+        let stopper = loom::thread::spawn(move || stop.stop("race"));
+        let report = group.run_with_report();
+        let outcome = stopper.join().unwrap();
+        assert!(
+            matches!(outcome, StopOutcome::Triggered | StopOutcome::Ignored),
+            "{outcome:?}"
+        );
+        assert_eq!(report.trigger(), &Trigger::Empty);
+        assert!(report.actors().is_empty() && report.error().is_none());
+        assert!(report.into_result().is_ok());
+    });
 }
 
 /// R03, R06 (also R04, R05, R09): as `r03_first_exit_race_two_actors`, with three actors
