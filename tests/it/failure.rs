@@ -449,3 +449,23 @@ fn f03_spawn_error_source_is_the_operating_system_error() {
     assert_eq!(io_error.kind(), std::io::ErrorKind::Other);
     assert!(io_error.to_string().contains("'b'"), "{io_error}");
 }
+
+/// F03: the started actors' interrupts see the spawn failure as the cause, naming the actor.
+#[test]
+fn f03_interrupts_see_the_spawn_failure_as_the_cause() {
+    let mut group: Group = Group::new();
+    let (tx, rx) = mpsc::channel();
+    let (execute, interrupt) = crate::common::until_interrupted(move |cause: &Cause<BoxError>| {
+        let _ = tx.send((cause.actor().map(str::to_owned), cause.to_string()));
+    });
+    group.actor("started").add(execute, interrupt);
+    group
+        .actor("huge")
+        .stack_size(1 << 60)
+        .add(|| Ok(()), |_| {});
+    let report = report_of(group);
+    assert!(matches!(report.error(), Some(Error::Spawn { actor, .. }) if actor == "huge"));
+    let (actor, text) = rx.try_recv().expect("the started actor was interrupted");
+    assert_eq!(actor.as_deref(), Some("huge"));
+    assert!(text.contains("huge"), "{text}");
+}
