@@ -607,6 +607,172 @@ fn s05_first_exit_is_not_escalated_when_its_stage_expires() {
     assert!(report.error().is_none(), "{report}");
 }
 
+/// The indices of the `StageBegun` events, in order.
+fn stages_begun(events: &mut crate::common::Events) -> Vec<usize> {
+    events
+        .all()
+        .iter()
+        .filter_map(|event| match event {
+            Ev::StageBegun(index) => Some(*index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// S05: a stage's grace expiring escalates that stage's actors only: an actor of a later stage
+/// is interrupted in its turn, never escalated, and its force hook is never called.
+#[test]
+fn s05_a_stage_expiry_escalates_that_stage_only() {
+    let (mut group, mut events, _stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
+    let later = group.add_stage("later");
+    let forced = Counter::new();
+    needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
+    let later_forced = Counter::new();
+    let hit = later_forced.clone();
+    let (execute, interrupt) = until_interrupted(|_| {});
+    group
+        .actor("later")
+        .stage(later)
+        .force(move || hit.hit())
+        .add(execute, interrupt);
+    group.actor("first").add(|| Err("boom".into()), |_| {});
+    let report = report_advancing(
+        group,
+        &mut events,
+        &Ev::interrupting("slow"),
+        &clock,
+        Duration::from_secs(5),
+    );
+    assert_eq!(forced.get(), 1);
+    assert_eq!(later_forced.get(), 0, "a later stage's force hook ran");
+    assert!(!report.actors()[1].escalated, "{report}");
+    assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
+    assert_eq!(
+        report
+            .stages()
+            .iter()
+            .map(|stage| stage.expired)
+            .collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert!(report.error().is_none(), "{report}");
+}
+
+/// S04, O01, O02: the budget runs out in the middle of stage 0 of three. The final escalation
+/// takes all three at once; each stage begins exactly once (stage 0 already had), each is reported
+/// expired, and each is timed from its own beginning: stage 0 from before the budget ran out,
+/// the two others from the escalation.
+#[test]
+fn s04_budget_running_out_mid_stage_times_every_stage_from_its_own_beginning() {
+    let (mut group, mut events, stop, clock) = crate::common::clocked(HOUR);
+    group.budget(Duration::from_secs(10));
+    let (one, two) = (group.add_stage("one"), group.add_stage("two"));
+    let forced = Counter::new();
+    needs_force(&mut group, Stage::DEFAULT, "zero", &forced);
+    needs_force(&mut group, one, "one", &forced);
+    needs_force(&mut group, two, "two", &forced);
+    stop.stop("test");
+    let report = report_advancing(
+        group,
+        &mut events,
+        &Ev::interrupting("zero"),
+        &clock,
+        Duration::from_secs(10),
+    );
+    assert_eq!(forced.get(), 3);
+    assert_eq!(stages_begun(&mut events), [0, 1, 2]);
+    let timed: Vec<_> = report
+        .stages()
+        .iter()
+        .map(|stage| (stage.elapsed, stage.expired))
+        .collect();
+    assert_eq!(
+        timed,
+        [
+            (Some(Duration::from_secs(10)), true),
+            (Some(Duration::ZERO), true),
+            (Some(Duration::ZERO), true)
+        ]
+    );
+    assert!(report.error().is_none(), "{report}");
+}
+
+/// S05: a second stop request during a stage's kill grace ends that wait at once: the budget
+/// counts as spent, and the remaining stages are escalated together, without waiting out the kill
+/// grace (an hour here) and without the clock moving.
+#[test]
+fn s05_second_stop_during_a_stage_kill_grace_escalates_the_rest_at_once() {
+    let (mut group, mut events, stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
+    let later = group.add_stage("later");
+    let latch = Latch::new();
+    stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
+    let forced = Counter::new();
+    needs_force(&mut group, later, "late", &forced);
+    assert_eq!(stop.stop("first"), StopOutcome::Triggered);
+    let pending = spawn_report(group);
+    events.wait_for(&Ev::interrupting("deaf"));
+    clock.advance(Duration::from_secs(5));
+    // Stage `default` is escalated: its kill grace (an hour) has begun.
+    events.wait_for(&Ev::escalated("deaf"));
+    assert_eq!(stop.stop("second"), StopOutcome::Escalated);
+    events.wait_for(&Ev::escalated("late"));
+    latch.release();
+    let report = pending.join();
+    assert_eq!(forced.get(), 1);
+    assert!(report.actors()[1].escalated);
+    assert_eq!(
+        clock.now(),
+        Duration::from_secs(5),
+        "no deadline had to expire"
+    );
+    assert_eq!(stages_begun(&mut events), [0, 1]);
+    assert!(report.stages().iter().all(|stage| stage.expired));
+}
+
+/// R09, S06, O02: an `Ok` first exit stays `Ok` in the report even when an interrupt that never
+/// returned still holds the cause (an `Ok` has no value to keep; only an `Err` is `Retained`).
+/// The blocked interrupt is reported, with one `Abandoned` event, and the run fails.
+#[test]
+fn r09_ok_first_exit_is_ok_while_a_blocked_interrupt_holds_the_cause() {
+    let (mut group, mut events, _stop, clock) = crate::common::clocked(Duration::ZERO);
+    group.budget(Duration::from_secs(10));
+    group.actor("quitter").add(|| Ok(()), |_| {});
+    let latch = Latch::new();
+    let (hook, forced) = (latch.waiter(), Latch::new());
+    let released = forced.waiter();
+    group.actor("blocker").force(move || forced.release()).add(
+        move || {
+            released.wait();
+            Ok(())
+        },
+        move |_| hook.wait(),
+    );
+    let report = report_advancing(
+        group,
+        &mut events,
+        &Ev::interrupting("blocker"),
+        &clock,
+        Duration::from_secs(10),
+    );
+    assert!(report.actors()[0].first);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Ok),
+        "{report}"
+    );
+    assert!(matches!(
+        report.actors()[1].interrupt,
+        InterruptOutcome::Blocked
+    ));
+    let abandoned_events = events
+        .all()
+        .iter()
+        .filter(|event| **event == Ev::Abandoned("blocker".to_owned()))
+        .count();
+    assert_eq!(abandoned_events, 1);
+    assert!(matches!(report.into_result(), Err(error) if error.to_string().contains("blocker")));
+    latch.release();
+}
+
 fn second_stop_escalates(deadlines: Option<&ManualClock>) {
     let mut group = Group::new();
     let mut events = events(&mut group);
