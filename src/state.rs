@@ -228,11 +228,15 @@ impl Live {
         before == 1
     }
 
-    /// Removes actors that were never started (spawn failure).
-    pub(crate) fn forget(&self, stage: usize, count: usize) -> bool {
+    /// Removes actors that were never started (spawn failure). Nobody waits on this: the caller
+    /// itself forgets them, before it first looks at the counters.
+    pub(crate) fn forget(&self, stage: usize, count: usize) {
         // ORDERING: as in `leave`.
         let before = self.stages[stage].fetch_sub(count, Ordering::AcqRel);
-        before == count
+        debug_assert!(
+            before >= count,
+            "stage {stage} forgot more actors than it has"
+        );
     }
 
     pub(crate) fn count(&self, stage: usize) -> usize {
@@ -242,5 +246,24 @@ impl Live {
 
     pub(crate) fn all_done(&self) -> bool {
         (0..self.stages.len()).all(|stage| self.count(stage) == 0)
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+
+    /// The state word decodes to what was encoded: no trigger while running, the winner or
+    /// `EXTERNAL` once triggered, and the phase alone, whoever won.
+    #[test]
+    fn the_state_word_decodes_to_what_was_encoded() {
+        assert_eq!(who(RUNNING), None);
+        assert_eq!(phase(RUNNING), RUNNING);
+        for index in [0, 1, 7, EXTERNAL] {
+            let triggered = TRIGGERED | (index << WHO_SHIFT);
+            assert_eq!(who(triggered), Some(index));
+            assert_eq!(phase(triggered), TRIGGERED);
+            assert_eq!(phase(FINISHED | (index << WHO_SHIFT)), FINISHED);
+        }
     }
 }

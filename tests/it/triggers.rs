@@ -271,6 +271,7 @@ fn t03_token_waited_on_after_the_group_ended_returns_at_once() {
 #[test]
 fn t03_fresh_token_times_out_and_stop_wakes_every_waiter() {
     let token = StopToken::new();
+    assert_eq!(format!("{token:?}"), "StopToken { stopped: false }");
     assert!(!token.wait_timeout(Duration::from_millis(1)));
     let waiters: Vec<_> = (0..4)
         .map(|_| {
@@ -284,6 +285,7 @@ fn t03_fresh_token_times_out_and_stop_wakes_every_waiter() {
         waiter.join();
     }
     assert!(token.wait_timeout(Duration::ZERO));
+    assert_eq!(format!("{token:?}"), "StopToken { stopped: true }");
 }
 
 // ---------------------------------------------------------------------------------------------
