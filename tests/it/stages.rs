@@ -58,6 +58,13 @@ fn needs_force(group: &mut Group, stage: Stage, name: &str, forced: &Counter) {
         );
 }
 
+/// A force hook that counts its calls, and its counter.
+fn counted_force() -> (Counter, impl FnOnce() + Send + 'static) {
+    let counter = Counter::new();
+    let hit = counter.clone();
+    (counter, move || hit.hit())
+}
+
 /// An actor whose execute ignores everything until `latch` is released.
 fn stubborn(group: &mut Group, stage: Stage, name: &str, latch: &Latch) {
     let waiter = latch.waiter();
@@ -546,15 +553,11 @@ fn s04_real_clock_grace_bounds_a_blocked_interrupt() {
 #[test]
 fn s05_force_hook_called_once_and_only_for_actors_still_running() {
     let (mut group, mut events, stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
-    let polite_forced = Counter::new();
-    let hit = polite_forced.clone();
-    group
-        .actor("polite")
-        .force(move || hit.hit())
-        .add_token(|token| {
-            token.wait();
-            Ok(())
-        });
+    let (polite_forced, force) = counted_force();
+    group.actor("polite").force(force).add_token(|token| {
+        token.wait();
+        Ok(())
+    });
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
     stop.stop("test");
@@ -583,11 +586,10 @@ fn s05_force_hook_called_once_and_only_for_actors_still_running() {
 #[test]
 fn s05_first_exit_is_not_escalated_when_its_stage_expires() {
     let (mut group, mut events, _stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
-    let winner_forced = Counter::new();
-    let hit = winner_forced.clone();
+    let (winner_forced, force) = counted_force();
     group
         .actor("first")
-        .force(move || hit.hit())
+        .force(force)
         .add(|| Err("boom".into()), |_| {});
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
@@ -627,13 +629,12 @@ fn s05_a_stage_expiry_escalates_that_stage_only() {
     let later = group.add_stage("later");
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
-    let later_forced = Counter::new();
-    let hit = later_forced.clone();
+    let (later_forced, force) = counted_force();
     let (execute, interrupt) = until_interrupted(|_| {});
     group
         .actor("later")
         .stage(later)
-        .force(move || hit.hit())
+        .force(force)
         .add(execute, interrupt);
     group.actor("first").add(|| Err("boom".into()), |_| {});
     let report = report_advancing(
