@@ -229,9 +229,6 @@ struct Runner<E> {
     kill_grace: Duration,
     escalations_seen: usize,
     lanes: Vec<Arc<Lane<E>>>,
-    /// The first exit, once the cause is resolved. Its slot is empty by then (its value moved
-    /// into the cause), so the slot alone no longer says it has exited.
-    first_exit: Option<usize>,
 }
 
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
@@ -359,7 +356,6 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         kill_grace,
         escalations_seen: 0,
         lanes: Vec::new(),
-        first_exit: None,
     };
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
@@ -394,9 +390,6 @@ struct Winner {
     index: usize,
     at: Duration,
     payload: Option<Payload>,
-    /// It returned `Err`: if a blocked hook keeps the value, the report says `Retained`, never
-    /// `Ok`.
-    failed: bool,
 }
 
 impl<E: Send + Sync + 'static> Runner<E> {
@@ -455,7 +448,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .take()
             .expect("the winner publishes its exit before its compare-exchange");
         let actor = self.core.names[who].clone();
-        let failed = matches!(exit.result, Ok(Err(_)));
         let (cause, payload) = match exit.result {
             Ok(result) => (Cause::Exit { actor, result }, None),
             Err(payload) => (
@@ -466,12 +458,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 Some(payload),
             ),
         };
-        self.first_exit = Some(who);
         let winner = Winner {
             index: who,
             at: exit.at,
             payload,
-            failed,
         };
         (Trigger::Exit { actor: who }, cause, Some(winner))
     }
@@ -481,9 +471,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Whether `actor`'s execute has returned: its slot is filled, or it is the first exit (whose
-    /// slot `resolve_cause` emptied).
+    /// slot `resolve_cause` emptied; the state word still names it).
     fn has_exited(&self, actor: usize) -> bool {
-        self.first_exit == Some(actor) || self.core.has_exited(actor)
+        who(self.core.control.load()) == Some(actor) || self.core.has_exited(actor)
     }
 
     fn budget_spent(&self) -> bool {
@@ -799,10 +789,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
         // The first exit's value comes back out of the cause; if a blocked interrupt still holds
         // the cause, it cannot (only possible with deadlines), and the report says so.
-        let winner_result = match Arc::try_unwrap(cause) {
-            Ok(Cause::Exit { result, .. }) => Some(result),
-            Ok(_) => None,
-            Err(_) => None,
+        // A cause still held is looked at once more: only an `Err` has a value to keep.
+        let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
+            Ok(Cause::Exit { result, .. }) => (Some(result), false),
+            Ok(_) => (None, false),
+            Err(cause) => (None, matches!(&*cause, Cause::Exit { result: Err(_), .. })),
         };
 
         let mut actors = Vec::with_capacity(self.entries.len());
@@ -818,7 +809,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         (None, Some(Ok(()))) => Outcome::Ok,
                         (None, Some(Err(error))) => Outcome::Err(error),
                         // Held by a lane judged blocked above, so the report has an error too.
-                        (None, None) if w.failed => Outcome::Retained,
+                        (None, None) if retained_error => Outcome::Retained,
                         (None, None) => Outcome::Ok,
                     };
                     (outcome, Some(w.at), true)
