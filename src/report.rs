@@ -142,7 +142,10 @@ pub enum Outcome<E> {
     /// Its thread was never started (a spawn failure came first, F03).
     NotStarted,
     /// It was the first exit and returned an error, but an interrupt that never returned still
-    /// holds the cause, so the value could not be moved out (only possible with deadlines).
+    /// holds the cause, so the value could not be moved out (only possible with deadlines; the
+    /// report's [`Error::Abandoned`] then names that interrupt, so the run is never a success).
+    /// In a nested group's report it marks the first exit whose error went to the outer group
+    /// ([`NestedReport`](crate::NestedReport)).
     Retained,
 }
 
