@@ -24,6 +24,9 @@ use shuttle::sync::Mutex;
 #[path = "../tests/it/model.rs"]
 mod model;
 
+/// An error that says which actor it came from and is not `Clone`: the V03 model's own.
+use model::ActorError as Failed;
+
 /// Schedules per scheduler and scenario; `RUNGROUP_SHUTTLE_ITERATIONS` overrides.
 fn iterations() -> usize {
     std::env::var("RUNGROUP_SHUTTLE_ITERATIONS")
@@ -36,18 +39,6 @@ fn explore(scenario: fn()) {
     shuttle::check_random(scenario, iterations());
     shuttle::check_pct(scenario, iterations(), 3);
 }
-
-/// An error that says which actor it came from and is not `Clone`.
-#[derive(Debug)]
-struct Failed(usize);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "actor {} failed", self.0)
-    }
-}
-
-impl std::error::Error for Failed {}
 
 type E = Box<dyn std::error::Error + Send + Sync>;
 
@@ -191,13 +182,16 @@ fn s01_stages_in_order_with_16_actors_in_4_stages() {
     explore(|| staged(16, 4));
 }
 
-/// T01, R03: a stop request races `n` actors' exits. Exactly one cause; every interrupt sees it.
-fn stop_race(n: usize) {
-    let mut group = Group::new();
-    let stop = group.stop_handle();
-    let causes = Arc::new(Mutex::new(Vec::new()));
+/// Adds `n` actors that all return `Err(Failed(index))`: actor 0 at once, the others once
+/// interrupted. Each interrupt first tells `record` its actor and the cause.
+fn add_racers(
+    group: &mut Group,
+    n: usize,
+    record: impl Fn(usize, &Cause<E>) + Send + Sync + 'static,
+) {
+    let record = Arc::new(record);
     for index in 0..n {
-        let causes = Arc::clone(&causes);
+        let record = Arc::clone(&record);
         let token = StopToken::new();
         let stopper = token.clone();
         group.add(
@@ -208,11 +202,22 @@ fn stop_race(n: usize) {
                 Err(Box::new(Failed(index)) as E)
             },
             move |cause: &Cause<E>| {
-                causes.lock().unwrap().push(cause.to_string());
+                record(index, cause);
                 stopper.stop();
             },
         );
     }
+}
+
+/// T01, R03: a stop request races `n` actors' exits. Exactly one cause; every interrupt sees it.
+fn stop_race(n: usize) {
+    let mut group = Group::new();
+    let stop = group.stop_handle();
+    let causes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&causes);
+    add_racers(&mut group, n, move |_, cause| {
+        seen.lock().unwrap().push(cause.to_string());
+    });
     let stopper = shuttle::thread::spawn(move || {
         let _ = stop.stop("race");
     });
@@ -314,23 +319,10 @@ fn s04_grace_expiry_with_8_actors() {
 fn nested(n: usize) {
     let interrupts = Arc::new(Mutex::new(vec![0usize; n + 1]));
     let mut inner = Group::new();
-    for index in 0..n {
-        let interrupts = Arc::clone(&interrupts);
-        let token = StopToken::new();
-        let stopper = token.clone();
-        inner.add(
-            move || {
-                if index > 0 {
-                    token.wait();
-                }
-                Err(Box::new(Failed(index)) as E)
-            },
-            move |_: &Cause<E>| {
-                interrupts.lock().unwrap()[index] += 1;
-                stopper.stop();
-            },
-        );
-    }
+    let counted = Arc::clone(&interrupts);
+    add_racers(&mut inner, n, move |index, _| {
+        counted.lock().unwrap()[index] += 1;
+    });
     let mut outer = Group::new();
     let stop = outer.stop_handle();
     let nested = outer.actor("inner").add_group(inner);

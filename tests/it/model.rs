@@ -250,7 +250,7 @@ fn expected(script: &Script) -> Expected {
 
 /// An actor's error: which actor it came from, and not `Clone`.
 #[derive(Debug)]
-struct ActorError(usize);
+pub(crate) struct ActorError(pub(crate) usize);
 
 impl std::fmt::Display for ActorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
