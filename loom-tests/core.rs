@@ -5,7 +5,7 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rungroup::{
-    BoxError, Group, InterruptOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
+    BoxError, Group, HookOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
 };
 
 use crate::common::{Probe, address, check, check_exhaustive, name};
@@ -163,7 +163,7 @@ fn r04_each_interrupt_called_exactly_once() {
             assert_eq!(calls.load(Ordering::Relaxed), 1, "R04: actor {index}");
             let interrupt = &report.actors()[index].interrupt;
             assert!(
-                matches!(interrupt, InterruptOutcome::Returned),
+                matches!(interrupt, HookOutcome::Returned),
                 "R04: {interrupt:?}"
             );
         }

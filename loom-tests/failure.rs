@@ -4,7 +4,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use rungroup::{Cause, Group, InterruptOutcome, Outcome, Payload, Trigger};
+use rungroup::{Cause, Group, HookOutcome, Outcome, Payload, Trigger};
 
 use crate::common::{self, Probe, address, check, name};
 use crate::core::{add_failing, add_waiting};
@@ -134,16 +134,13 @@ fn f02_panicking_interrupt_does_not_skip_later_ones() {
         assert_eq!(probe.order(), [0, 1, 2], "F02: c's interrupt still ran");
         let actors = report.actors();
         match &actors[1].interrupt {
-            InterruptOutcome::Panicked(payload) => {
+            HookOutcome::Panicked(payload) => {
                 assert_eq!(message(payload), INTERRUPT_PANIC, "F02");
             }
             other => panic!("F02: b's interrupt panicked, report says {other:?}"),
         }
         for index in [0, 2] {
-            assert!(matches!(
-                actors[index].interrupt,
-                InterruptOutcome::Returned
-            ));
+            assert!(matches!(actors[index].interrupt, HookOutcome::Returned));
             assert!(
                 matches!(actors[index].outcome, Outcome::Ok),
                 "F02: waited for it"

@@ -5,7 +5,7 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rungroup::{
-    Event, Group, InterruptOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
+    Event, Group, HookOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
 };
 
 use crate::common::{Probe, address, check, name};
@@ -235,8 +235,8 @@ fn s04_grace_expiry_escalates_an_actor_that_ignores_its_interrupt() {
             assert_eq!(force_calls.load(Ordering::Relaxed), 1, "S05: force once");
             assert!(report.stages()[0].expired, "S04: the stage expired");
             let a = &report.actors()[0];
-            assert!(a.escalated && !a.force_failed);
-            assert!(matches!(a.interrupt, InterruptOutcome::Returned));
+            assert!(a.escalated && matches!(a.force, rungroup::HookOutcome::Returned));
+            assert!(matches!(a.interrupt, HookOutcome::Returned));
             assert!(
                 matches!(a.outcome, Outcome::Ok),
                 "S04: teardown moved on to the end"
@@ -304,7 +304,7 @@ fn s04_grace_expiry_races_a_clean_exit() {
             escalations,
             "S05: force iff escalated"
         );
-        assert!(matches!(a.interrupt, InterruptOutcome::Returned));
+        assert!(matches!(a.interrupt, HookOutcome::Returned));
         assert!(!a.escalated || report.stages()[0].expired, "S04");
         assert!(
             matches!(a.outcome, Outcome::Ok),
@@ -364,10 +364,10 @@ fn r09_first_exit_error_survives_a_hook_returning_at_the_deadline() {
                 "K1: the first exit is never escalated"
             );
             match (&a.outcome, &a.interrupt, report.error()) {
-                (Outcome::Err(error), InterruptOutcome::Returned, None) => {
+                (Outcome::Err(error), HookOutcome::Returned, None) => {
                     assert_eq!(error.to_string(), "boom");
                 }
-                (Outcome::Err(_) | Outcome::Retained, InterruptOutcome::Blocked, Some(error)) => {
+                (Outcome::Err(_) | Outcome::Retained, HookOutcome::Blocked, Some(error)) => {
                     assert!(
                         matches!(error, rungroup::Error::Abandoned { interrupts, .. }
                             if interrupts == &[name(0)]),

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rungroup::{Cause, Group, InterruptOutcome, ManualClock, Outcome, Stage, StopToken, Trigger};
+use rungroup::{Cause, Group, HookOutcome, ManualClock, Outcome, Stage, StopToken, Trigger};
 use shuttle::sync::Mutex;
 
 #[path = "../tests/it/model.rs"]
@@ -299,7 +299,7 @@ fn grace(n: usize) {
     assert_eq!(unique.len(), forced.len(), "a force hook called twice");
     for actor in report.actors() {
         assert!(matches!(actor.outcome, Outcome::Ok), "{report}");
-        assert!(matches!(actor.interrupt, InterruptOutcome::Returned));
+        assert!(matches!(actor.interrupt, HookOutcome::Returned));
     }
     for &index in forced.iter() {
         assert!(report.actors()[index].escalated);

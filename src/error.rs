@@ -4,6 +4,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
+use crate::report::Escalation;
+
 /// A failure of the run itself, as opposed to an actor's error.
 ///
 /// [`Group::run`](crate::Group::run) returns the first exit's result unchanged, so its error type
@@ -27,22 +29,50 @@ use std::io;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An actor's thread could not be spawned (F03). The actors already started were interrupted
-    /// and have all returned.
+    /// An actor's thread could not be spawned (F03), or its name cannot name a thread (it
+    /// contains a NUL byte), or starting it would pass the process's memory-map limit. The actors
+    /// already started were interrupted and have all returned. The operating system's error is the
+    /// [`source`](StdError::source).
     Spawn {
         /// The actor whose thread could not be spawned.
         actor: String,
-        /// The operating system's error.
+        /// Why.
         source: io::Error,
     },
-    /// Teardown gave up on some actors or interrupts (S06): their threads were detached and may
-    /// still be running. Never a success.
+    /// A helper thread of the group itself (the thread that calls interrupts and force hooks, or
+    /// the one that calls the observer) could not be spawned. Before any actor started, nothing
+    /// ran; during teardown, the hooks named here were never called (their
+    /// [`HookOutcome`](crate::HookOutcome) is `Skipped`), and teardown went on without them.
+    Helper {
+        /// Which helper: `hook` or `observer`.
+        thread: &'static str,
+        /// The actors whose hooks were never called because of it.
+        skipped: Vec<String>,
+        /// Why.
+        source: io::Error,
+    },
+    /// Teardown gave up on some actors or hooks (S06): their threads were left running and may
+    /// still be. Never a success.
     Abandoned {
         /// Actors whose execute had not returned.
         actors: Vec<String>,
-        /// Actors whose interrupt (or force hook) had not returned.
-        interrupts: Vec<String>,
+        /// Actors with an interrupt or force hook that was called and had not returned.
+        hooks: Vec<String>,
+        /// Actors with an interrupt that was due but never called: queued behind a hook that never
+        /// returned (R04 could not be kept for them).
+        skipped: Vec<String>,
         /// What triggered teardown, in words (the value itself is in the report).
+        trigger: String,
+    },
+    /// Every actor returned, but some only after being escalated (S05): a deadline or a second
+    /// stop request ran out first, their force hooks were called, and work they were doing may
+    /// have been lost. Never a success.
+    Escalated {
+        /// The escalated actors, in registration order.
+        actors: Vec<String>,
+        /// What escalated teardown first.
+        by: Escalation,
+        /// What triggered teardown, in words.
         trigger: String,
     },
 }
@@ -50,26 +80,52 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Spawn { actor, source } => {
-                write!(f, "could not spawn the thread of actor '{actor}': {source}")
+            // The source is not repeated here: error chains print it from `source()`.
+            Error::Spawn { actor, .. } => {
+                write!(
+                    f,
+                    "could not spawn the thread of actor '{}'",
+                    actor.escape_debug()
+                )
+            }
+            Error::Helper {
+                thread, skipped, ..
+            } => {
+                write!(f, "could not spawn the group's {thread} thread")?;
+                if !skipped.is_empty() {
+                    write!(f, "; hooks never called: {}", skipped.join(", "))?;
+                }
+                Ok(())
             }
             Error::Abandoned {
                 actors,
-                interrupts,
+                hooks,
+                skipped,
                 trigger,
             } => {
                 f.write_str("teardown abandoned")?;
-                if !actors.is_empty() {
-                    write!(f, " actors still running: {}", actors.join(", "))?;
-                }
-                if !interrupts.is_empty() {
-                    if !actors.is_empty() {
-                        f.write_str(";")?;
+                let mut sep = "";
+                for (what, names) in [
+                    (" actors still running: ", actors),
+                    (" hooks not returned: ", hooks),
+                    (" interrupts never called: ", skipped),
+                ] {
+                    if !names.is_empty() {
+                        write!(f, "{sep}{what}{}", names.join(", "))?;
+                        sep = ";";
                     }
-                    write!(f, " hooks not returned: {}", interrupts.join(", "))?;
                 }
                 write!(f, " (teardown began with {trigger})")
             }
+            Error::Escalated {
+                actors,
+                by,
+                trigger,
+            } => write!(
+                f,
+                "teardown escalated: {by}; escalated actors: {} (teardown began with {trigger})",
+                actors.join(", ")
+            ),
         }
     }
 }
@@ -77,18 +133,18 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Spawn { source, .. } => Some(source),
-            Error::Abandoned { .. } => None,
+            Error::Spawn { source, .. } | Error::Helper { source, .. } => Some(source),
+            Error::Abandoned { .. } | Error::Escalated { .. } => None,
         }
     }
 }
 
 impl From<Error> for io::Error {
-    /// Lets groups whose actors return `io::Result<()>` use [`Group::run`](crate::Group::run).
     fn from(error: Error) -> Self {
-        match error {
-            Error::Spawn { .. } => io::Error::other(error),
-            Error::Abandoned { .. } => io::Error::new(io::ErrorKind::TimedOut, error),
-        }
+        let kind = match &error {
+            Error::Spawn { .. } | Error::Helper { .. } => io::ErrorKind::Other,
+            Error::Abandoned { .. } | Error::Escalated { .. } => io::ErrorKind::TimedOut,
+        };
+        io::Error::new(kind, error)
     }
 }

@@ -126,7 +126,8 @@ pub struct Group<E = BoxError> {
     pub(crate) actors: Vec<ActorSpec<E>>,
     pub(crate) stages: Vec<StageSpec>,
     pub(crate) budget: Option<Duration>,
-    pub(crate) kill_grace: Duration,
+    /// `None`: [`DEFAULT_KILL_GRACE`] if any grace or budget is set, else no kill grace at all.
+    pub(crate) kill_grace: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) observer: Option<Observer>,
     pub(crate) control: Arc<Control>,
@@ -134,7 +135,7 @@ pub struct Group<E = BoxError> {
 }
 
 /// The default time an escalated actor gets to return after its force hook before it is
-/// abandoned (rule S06). See [`Group::kill_grace`].
+/// abandoned (rule S06), when the group has a grace or a budget. See [`Group::kill_grace`].
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(1);
 
 impl Group<BoxError> {
@@ -164,7 +165,7 @@ impl<E> Default for Group<E> {
                 grace: None,
             }],
             budget: None,
-            kill_grace: DEFAULT_KILL_GRACE,
+            kill_grace: None,
             clock: Clock::Real,
             observer: None,
             control: Arc::new(Control::new()),
@@ -305,10 +306,11 @@ impl<E: Send + Sync + 'static> Group<E> {
         self
     }
 
-    /// Sets a budget for the whole teardown (rules S04, S08): measured from the trigger, once it
-    /// is spent every remaining actor is escalated at once and `run` returns within the budget
-    /// plus the kill grace plus a small constant, whatever the actors do. A budget shorter than a
-    /// stage's grace wins over it.
+    /// Sets a budget for the whole teardown (rules S04, S08): measured from the trigger. Once it
+    /// is spent, the stages not yet drained are escalated one after the other, in stage order,
+    /// each given one kill grace, so `run` returns within the budget plus one kill grace per such
+    /// stage plus a small constant, whatever the actors, hooks and observer do. A budget shorter
+    /// than a stage's grace wins over it.
     ///
     /// # Examples
     ///
@@ -326,9 +328,15 @@ impl<E: Send + Sync + 'static> Group<E> {
     }
 
     /// Sets how long an escalated actor may take to return after its force hook was called before
-    /// it is abandoned (rule S06). Default: [`DEFAULT_KILL_GRACE`].
+    /// it is abandoned (rule S06).
+    ///
+    /// Default: [`DEFAULT_KILL_GRACE`] when a [grace](Group::grace) or [budget](Group::budget) is
+    /// set. A group with no deadline at all has no kill grace unless one is set here: a second
+    /// stop request (a second SIGTERM, or `stop()` called from an interrupt) still escalates at
+    /// once, calling the force hooks, but then waits for the actors as long as they take, exactly
+    /// as the group waited before (F04); nothing is abandoned on a deadline the user never set.
     pub fn kill_grace(&mut self, kill_grace: Duration) -> &mut Self {
-        self.kill_grace = kill_grace;
+        self.kill_grace = Some(kill_grace);
         self
     }
 
@@ -350,9 +358,13 @@ impl<E: Send + Sync + 'static> Group<E> {
         self
     }
 
-    /// Calls `observer` on every lifecycle event (rule O02). It is called from the caller's
-    /// thread and from actor threads, so it must be `Send + Sync`; it should be quick, and a
-    /// panic in it is caught and ignored.
+    /// Calls `observer` on every lifecycle event (rule O02).
+    ///
+    /// It is called on a helper thread of the group's, one event at a time, in the order the
+    /// events happened, so a slow or blocking observer can neither delay an actor nor break a
+    /// deadline (S08): with a grace or budget set, `run` waits at most one kill grace for it to
+    /// catch up after teardown, then leaves it behind, and the report says how many events it
+    /// missed. A panic in it is caught and ignored; one in its `Drop` is caught too.
     ///
     /// # Examples
     ///

@@ -117,6 +117,7 @@ mod clock;
 mod error;
 mod group;
 mod io;
+mod lane;
 mod nest;
 mod observe;
 mod report;
@@ -127,6 +128,7 @@ mod state;
 mod stop;
 mod sync;
 mod token;
+mod unwind;
 
 pub use clock::ManualClock;
 pub use error::Error;
@@ -135,7 +137,7 @@ pub use io::{AcceptInterrupter, Acceptor};
 pub use nest::NestedReport;
 pub use observe::Event;
 pub use report::{
-    ActorReport, Cause, InterruptOutcome, Outcome, Payload, Report, StageReport, Trigger,
+    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
 };
 #[cfg(all(unix, feature = "signal"))]
 pub use signal::SignalSet;
@@ -164,7 +166,8 @@ fn assert_send_sync() {
     send::<Report<BoxError>>();
     send::<ActorReport<BoxError>>();
     send::<Outcome<BoxError>>();
-    send::<InterruptOutcome>();
+    send::<HookOutcome>();
+    send_sync::<Escalation>();
     send_sync::<NestedReport<BoxError>>();
     send_sync::<Cause<BoxError>>();
     send_sync::<Error>();

@@ -26,7 +26,7 @@ use std::io;
 
 use crate::error::Error;
 use crate::group::{ActorBuilder, Group};
-use crate::report::{Cause, InterruptOutcome, Outcome, Report, Trigger, panic_message};
+use crate::report::{Cause, HookOutcome, Outcome, Report, Trigger, panic_message};
 use crate::sync::{Arc, Mutex};
 
 /// The report of a nested group, available once its actor has exited (rule T05). Returned by
@@ -156,7 +156,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                 }
             },
             move |cause: &Cause<E>| {
-                let _ = stop.stop(format!("outer group teardown: {cause}"));
+                let _ = stop.stop(format!("outer group teardown: {}", cause.summary()));
             },
         );
         handle
@@ -192,7 +192,7 @@ fn forward<E: From<Error>>(report: &mut Report<E>, nested: &str) -> Forward<E> {
         }
     }
     for actor in &report.actors {
-        if let InterruptOutcome::Panicked(payload) = &actor.interrupt {
+        if let HookOutcome::Panicked(payload) = &actor.interrupt {
             return Forward::Panic(format!(
                 "nested group '{nested}': interrupt of actor '{}' panicked: {}",
                 actor.name,
@@ -219,13 +219,33 @@ fn requalify(error: &Error, nested: &str) -> Error {
             actor: qualify(actor),
             source: io::Error::new(source.kind(), source.to_string()),
         },
+        Error::Helper {
+            thread,
+            skipped,
+            source,
+        } => Error::Helper {
+            thread,
+            skipped: skipped.iter().map(qualify).collect(),
+            source: io::Error::new(source.kind(), source.to_string()),
+        },
         Error::Abandoned {
             actors,
-            interrupts,
+            hooks,
+            skipped,
             trigger,
         } => Error::Abandoned {
             actors: actors.iter().map(qualify).collect(),
-            interrupts: interrupts.iter().map(qualify).collect(),
+            hooks: hooks.iter().map(qualify).collect(),
+            skipped: skipped.iter().map(qualify).collect(),
+            trigger: format!("nested group '{nested}': {trigger}"),
+        },
+        Error::Escalated {
+            actors,
+            by,
+            trigger,
+        } => Error::Escalated {
+            actors: actors.iter().map(qualify).collect(),
+            by: by.clone(),
             trigger: format!("nested group '{nested}': {trigger}"),
         },
     }

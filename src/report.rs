@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::group::Policy;
+use crate::unwind;
 
 /// A panic's payload, as [`std::thread::Result`] carries it.
 pub type Payload = Box<dyn Any + Send + 'static>;
@@ -62,6 +63,8 @@ pub enum Cause<E> {
         /// The actor whose thread could not be spawned.
         actor: String,
     },
+    /// The group's hook thread could not be spawned, so no actor was started.
+    HelperFailed,
     /// Every actor exited without triggering teardown (all of them `on-error` and `Ok`).
     AllExited,
 }
@@ -77,7 +80,7 @@ impl<E> Cause<E> {
     }
 }
 
-impl<E> fmt::Display for Cause<E> {
+impl<E: fmt::Display> fmt::Display for Cause<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::Exit {
@@ -86,13 +89,37 @@ impl<E> fmt::Display for Cause<E> {
             } => write!(f, "actor '{actor}' returned Ok"),
             Cause::Exit {
                 actor,
-                result: Err(_),
-            } => write!(f, "actor '{actor}' returned an error"),
+                result: Err(error),
+            } => write!(f, "actor '{actor}' failed: {error}"),
             Cause::Panic { actor, message } => write!(f, "actor '{actor}' panicked: {message}"),
             Cause::Stop { reason } => write!(f, "stop requested: {reason}"),
-            Cause::Signal { signal } => write!(f, "signal {signal} received"),
+            Cause::Signal { signal } => write!(f, "{} received", SignalName(*signal)),
             Cause::SpawnFailed { actor } => write!(f, "could not spawn actor '{actor}'"),
+            Cause::HelperFailed => f.write_str("could not spawn the group's hook thread"),
             Cause::AllExited => f.write_str("every actor exited"),
+        }
+    }
+}
+
+/// The cause in words, for the `Triggered` event and nested groups' stop reasons. Without an `E: Display` bound an error exit
+/// is described, not printed: the report's `Display` prints it.
+impl<E> Cause<E> {
+    pub(crate) fn summary(&self) -> String {
+        match self {
+            Cause::Exit {
+                actor,
+                result: Ok(()),
+            } => format!("actor '{actor}' returned Ok"),
+            Cause::Exit {
+                actor,
+                result: Err(_),
+            } => format!("actor '{actor}' returned an error"),
+            Cause::Panic { actor, message } => format!("actor '{actor}' panicked: {message}"),
+            Cause::Stop { reason } => format!("stop requested: {reason}"),
+            Cause::Signal { signal } => format!("{} received", SignalName(*signal)),
+            Cause::SpawnFailed { actor } => format!("could not spawn actor '{actor}'"),
+            Cause::HelperFailed => "could not spawn the group's hook thread".to_owned(),
+            Cause::AllExited => "every actor exited".to_owned(),
         }
     }
 }
@@ -126,6 +153,9 @@ pub enum Trigger {
     AllExited,
     /// The group had no actors (R01).
     Empty,
+    /// A helper thread of the group (the hook thread or the observer's) could not be spawned,
+    /// so no actor was started ([`Error::Helper`]).
+    HelperFailed,
 }
 
 /// How an actor's execute ended.
@@ -181,18 +211,109 @@ impl<E: fmt::Debug> fmt::Debug for Outcome<E> {
     }
 }
 
-/// What happened to an actor's interrupt.
+/// What happened to one of an actor's hooks: its interrupt or its force hook.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum InterruptOutcome {
+pub enum HookOutcome {
     /// It was called and returned.
     Returned,
     /// It was called and panicked with this payload (rule F02: teardown went on).
     Panicked(Payload),
-    /// It was called and had not returned when `run` gave up waiting (only with deadlines).
+    /// It was called and had not returned when `run` gave up waiting (only with a deadline, or
+    /// after an escalation): its thread was left running it.
     Blocked,
-    /// It was never called (its actor was never started).
+    /// It was due but never called: it was queued behind a hook that never returned, or no
+    /// thread could be spawned to call it. The run's [`Error`] names it.
+    Skipped,
+    /// It was never due: an interrupt whose actor was never started, or a force hook whose actor
+    /// was never escalated (or that had none).
     NotCalled,
+}
+
+impl HookOutcome {
+    /// A short name for logs: `returned`, `panicked`, `blocked`, `skipped`, `not called`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            HookOutcome::Returned => "returned",
+            HookOutcome::Panicked(_) => "panicked",
+            HookOutcome::Blocked => "blocked",
+            HookOutcome::Skipped => "skipped",
+            HookOutcome::NotCalled => "not called",
+        }
+    }
+}
+
+/// What escalated teardown (rule S05): which deadline ran out, or which request came a second
+/// time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Escalation {
+    /// The grace period of this stage expired before it drained.
+    Grace {
+        /// The stage's name.
+        stage: String,
+    },
+    /// The teardown budget was spent.
+    Budget,
+    /// A stop request or signal arrived while teardown was under way: this one.
+    Request(Trigger),
+}
+
+impl fmt::Display for Escalation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Escalation::Grace { stage } => write!(f, "the grace period of stage '{stage}' expired"),
+            Escalation::Budget => f.write_str("the teardown budget was spent"),
+            Escalation::Request(Trigger::Signal { signal }) => {
+                write!(f, "{} arrived during teardown", SignalName(*signal))
+            }
+            Escalation::Request(Trigger::Stop { reason }) => {
+                write!(
+                    f,
+                    "a second stop request arrived during teardown ({reason})"
+                )
+            }
+            Escalation::Request(_) => f.write_str("a second stop request arrived during teardown"),
+        }
+    }
+}
+
+/// A signal number printed by name where it is a common one (`SIGTERM`), else as `signal <n>`.
+pub(crate) struct SignalName(pub(crate) i32);
+
+impl fmt::Display for SignalName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match signal_name(self.0) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "signal {}", self.0),
+        }
+    }
+}
+
+/// The name of a signal whose number is the same on every Unix this crate knows (POSIX numbers
+/// 1, 2, 3, 6, 9, 14, 15), plus the Linux-only ones on Linux. `None` for the rest.
+pub(crate) fn signal_name(signal: i32) -> Option<&'static str> {
+    let portable = match signal {
+        1 => Some("SIGHUP"),
+        2 => Some("SIGINT"),
+        3 => Some("SIGQUIT"),
+        6 => Some("SIGABRT"),
+        9 => Some("SIGKILL"),
+        14 => Some("SIGALRM"),
+        15 => Some("SIGTERM"),
+        _ => None,
+    };
+    if portable.is_some() || !cfg!(target_os = "linux") {
+        return portable;
+    }
+    match signal {
+        10 => Some("SIGUSR1"),
+        12 => Some("SIGUSR2"),
+        13 => Some("SIGPIPE"),
+        17 => Some("SIGCHLD"),
+        28 => Some("SIGWINCH"),
+        _ => None,
+    }
 }
 
 /// One actor's line in the [`Report`].
@@ -213,11 +334,16 @@ pub struct ActorReport<E> {
     /// Whether its exit was the first exit.
     pub first: bool,
     /// What happened to its interrupt.
-    pub interrupt: InterruptOutcome,
-    /// Whether it was escalated (its force hook called, if it had one).
+    pub interrupt: HookOutcome,
+    /// Whether it was escalated: still running when a deadline or a second stop request ran out
+    /// (its force hook called, if it had one).
     pub escalated: bool,
-    /// Whether its force hook panicked or did not return in time.
-    pub force_failed: bool,
+    /// What happened to its force hook ([`HookOutcome::NotCalled`] unless it was escalated).
+    pub force: HookOutcome,
+    /// Panics caught while the group dropped this actor's closures or values itself (an execute
+    /// that never started, an unused force hook, a skipped interrupt): recorded, never resumed by
+    /// [`Report::into_result`] before the run's own result.
+    pub drop_panics: Vec<Payload>,
 }
 
 /// One stage's line in the [`Report`].
@@ -229,8 +355,11 @@ pub struct StageReport {
     /// How long its teardown took, from its first interrupt to its last exit or its deadline
     /// (absent if teardown never reached it).
     pub elapsed: Option<Duration>,
-    /// Whether its grace period (or the budget, or an escalation) expired before it drained.
+    /// Whether a deadline (its grace period, or the budget) expired before it drained.
     pub expired: bool,
+    /// What escalated this stage, if anything did: its grace, the budget, or a second stop
+    /// request or signal.
+    pub escalation: Option<Escalation>,
 }
 
 /// The full account of a run (rule O01): its trigger, and every actor's and stage's fate.
@@ -259,6 +388,7 @@ pub struct Report<E> {
     pub(crate) triggered_at: Option<Duration>,
     pub(crate) teardown: Option<Duration>,
     pub(crate) error: Option<Error>,
+    pub(crate) observer_missed: usize,
 }
 
 impl<E> Report<E> {
@@ -298,6 +428,13 @@ impl<E> Report<E> {
         self.error.as_ref()
     }
 
+    /// How many lifecycle events the observer never received because it was still stuck in an
+    /// earlier one when `run` stopped waiting for it (only with a grace or budget; see
+    /// [`Group::observe`](crate::Group::observe)).
+    pub fn observer_missed(&self) -> usize {
+        self.observer_missed
+    }
+
     /// Names of the actors that were abandoned (rule S06).
     pub fn abandoned(&self) -> impl Iterator<Item = &str> {
         self.actors
@@ -306,21 +443,36 @@ impl<E> Report<E> {
             .map(|actor| actor.name.as_str())
     }
 
-    /// Whether any execute or interrupt panicked.
+    /// Whether any user code of the run panicked: an execute, an interrupt, a force hook, or the
+    /// drop of a closure or value the group dropped itself.
     pub fn panicked(&self) -> bool {
         self.actors.iter().any(|actor| {
             matches!(actor.outcome, Outcome::Panicked(_))
-                || matches!(actor.interrupt, InterruptOutcome::Panicked(_))
+                || matches!(actor.interrupt, HookOutcome::Panicked(_))
+                || matches!(actor.force, HookOutcome::Panicked(_))
+                || !actor.drop_panics.is_empty()
         })
+    }
+
+    /// The actors that were escalated (rule S05), in registration order.
+    pub fn escalated(&self) -> impl Iterator<Item = &str> {
+        self.actors
+            .iter()
+            .filter(|actor| actor.escalated)
+            .map(|actor| actor.name.as_str())
     }
 
     /// What [`Group::run`](crate::Group::run) returns for this run:
     ///
-    /// 1. a run error (spawn failure, abandonment) becomes `Err(E::from(error))`;
-    /// 2. otherwise a panic is resumed on the caller (the first exit's, if it panicked, else the
-    ///    first in registration order, executes before interrupts), as `std::thread::scope` does;
+    /// 1. a run error (spawn failure, abandonment, escalation) becomes `Err(E::from(error))`;
+    /// 2. otherwise a panic is resumed on the caller, as `std::thread::scope` does: the first
+    ///    exit's, if it panicked, else the first in registration order, executes before
+    ///    interrupts before force hooks before drops;
     /// 3. otherwise the first exit's result, unchanged (R09), or `Ok(())` when teardown was
     ///    requested (stop handle, signal) or every actor exited without triggering it.
+    ///
+    /// The other actors' values are dropped here; a panic in one of those drops is caught and
+    /// discarded, so that it cannot replace the run's result.
     pub fn into_result(self) -> Result<(), E>
     where
         E: From<Error>,
@@ -331,40 +483,67 @@ impl<E> Report<E> {
             error,
             ..
         } = self;
-        if let Some(error) = error {
-            return Err(E::from(error));
-        }
         let first = match trigger {
             Trigger::Exit { actor } => Some(actor),
             _ => None,
         };
-        let panicked = first
-            .filter(|&index| matches!(actors[index].outcome, Outcome::Panicked(_)))
-            .or_else(|| {
-                actors
-                    .iter()
-                    .position(|actor| matches!(actor.outcome, Outcome::Panicked(_)))
-            });
-        if let Some(index) = panicked {
-            if let Outcome::Panicked(payload) =
-                std::mem::replace(&mut actors[index].outcome, Outcome::Abandoned)
-            {
-                std::panic::resume_unwind(payload);
-            }
-        }
-        for actor in &mut actors {
-            if let InterruptOutcome::Panicked(payload) =
-                std::mem::replace(&mut actor.interrupt, InterruptOutcome::Returned)
-            {
-                std::panic::resume_unwind(payload);
-            }
-        }
-        match first {
-            Some(index) => match std::mem::replace(&mut actors[index].outcome, Outcome::Ok) {
-                Outcome::Err(error) => Err(error),
+        let result = if let Some(error) = error {
+            Err(E::from(error))
+        } else if let Some(payload) = take_panic(&mut actors, first) {
+            unwind::drop_quietly(actors);
+            std::panic::resume_unwind(payload);
+        } else {
+            match first.map(|index| std::mem::replace(&mut actors[index].outcome, Outcome::Ok)) {
+                Some(Outcome::Err(error)) => Err(error),
                 _ => Ok(()),
-            },
-            None => Ok(()),
+            }
+        };
+        unwind::drop_quietly(actors);
+        result
+    }
+
+    /// The process exit status this run calls for, for `main` to return or pass to
+    /// [`std::process::exit`]. In order of precedence:
+    ///
+    /// | code | when |
+    /// |---|---|
+    /// | 1 | an actor's thread could not be spawned ([`Error::Spawn`], [`Error::Helper`]) |
+    /// | 4 | an actor or hook was abandoned ([`Error::Abandoned`]) |
+    /// | 3 | an actor had to be escalated: it returned, but only after a deadline or a second stop request ([`Error::Escalated`]) |
+    /// | 101 | user code panicked (Rust's own exit status for a panicking `main`) |
+    /// | 1 | the first exit returned an error |
+    /// | 128 + n | a clean teardown that signal n began (the shell's convention for "terminated by signal n": 143 for SIGTERM; systemd counts it a success with `SuccessExitStatus=143`) |
+    /// | 0 | a clean teardown otherwise: a stop request, an `Ok` first exit, every actor done |
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// group.add(|| Err("job failed".into()), |_| {});
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.exit_code(), 1);
+    /// // In `main`: std::process::exit(report.exit_code().into());
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        match &self.error {
+            Some(Error::Spawn { .. } | Error::Helper { .. }) => return 1,
+            Some(Error::Abandoned { .. }) => return 4,
+            Some(Error::Escalated { .. }) => return 3,
+            None => {}
+        }
+        if self.panicked() {
+            return 101;
+        }
+        if self
+            .first_exit()
+            .is_some_and(|actor| matches!(actor.outcome, Outcome::Err(_) | Outcome::Retained))
+        {
+            return 1;
+        }
+        match self.trigger {
+            Trigger::Signal { signal } => u8::try_from(128 + signal.clamp(0, 127)).unwrap_or(1),
+            _ => 0,
         }
     }
 
@@ -383,25 +562,37 @@ impl<E> Report<E> {
                 }
             }
             Trigger::Stop { reason } => format!("stop requested: {reason}"),
-            Trigger::Signal { signal } => format!("signal {signal}"),
+            Trigger::Signal { signal } => SignalName(*signal).to_string(),
             Trigger::SpawnFailed { actor } => {
                 format!("could not spawn actor '{}'", self.actors[*actor].name)
             }
             Trigger::AllExited => "every actor exited".to_owned(),
             Trigger::Empty => "no actors".to_owned(),
+            Trigger::HelperFailed => "could not spawn a helper thread of the group".to_owned(),
         }
     }
 }
 
-impl<E> fmt::Display for Report<E> {
-    /// A multi-line summary for logs: the trigger, the stages, then one line per actor.
+/// A multi-line account for logs: the trigger (with the first exit's error text), the run's
+/// error, then every stage and actor.
+impl<E: fmt::Display> fmt::Display for Report<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "run ended: {}", self.trigger_summary())?;
+        if let Some(Outcome::Err(error)) = self.first_exit().map(|actor| &actor.outcome) {
+            write!(f, ": {error}")?;
+        }
         if let Some(teardown) = self.teardown {
             write!(f, "; teardown took {teardown:?}")?;
         }
         if let Some(error) = &self.error {
             write!(f, "\n  error: {error}")?;
+        }
+        if self.observer_missed > 0 {
+            write!(
+                f,
+                "\n  observer: stuck, missed {} events",
+                self.observer_missed
+            )?;
         }
         for (index, stage) in self.stages.iter().enumerate() {
             write!(f, "\n  stage {index} '{}': ", stage.name)?;
@@ -409,8 +600,8 @@ impl<E> fmt::Display for Report<E> {
                 Some(elapsed) => write!(f, "{elapsed:?}")?,
                 None => f.write_str("not reached")?,
             }
-            if stage.expired {
-                f.write_str(" (deadline expired)")?;
+            if let Some(escalation) = &stage.escalation {
+                write!(f, " (escalated: {escalation})")?;
             }
             for actor in self.actors.iter().filter(|actor| actor.stage == index) {
                 write!(
@@ -420,8 +611,12 @@ impl<E> fmt::Display for Report<E> {
                     actor.policy.label(),
                     actor.outcome.label()
                 )?;
-                if let Outcome::Panicked(payload) = &actor.outcome {
-                    write!(f, " ({})", panic_message(payload.as_ref()))?;
+                match &actor.outcome {
+                    Outcome::Panicked(payload) => {
+                        write!(f, " ({})", panic_message(payload.as_ref()))?;
+                    }
+                    Outcome::Err(error) => write!(f, " ({error})")?,
+                    _ => {}
                 }
                 if let Some(at) = actor.exited_at {
                     write!(f, " at {at:?}")?;
@@ -432,17 +627,21 @@ impl<E> fmt::Display for Report<E> {
                 if actor.escalated {
                     f.write_str(" [escalated]")?;
                 }
-                if actor.force_failed {
-                    f.write_str(" [force hook failed]")?;
+                for (hook, outcome) in [
+                    ("interrupt", &actor.interrupt),
+                    ("force hook", &actor.force),
+                ] {
+                    match outcome {
+                        HookOutcome::Panicked(payload) => {
+                            write!(f, " [{hook} panicked: {}]", panic_message(payload.as_ref()))?
+                        }
+                        HookOutcome::Blocked => write!(f, " [{hook} did not return]")?,
+                        HookOutcome::Skipped => write!(f, " [{hook} never called]")?,
+                        _ => {}
+                    }
                 }
-                match &actor.interrupt {
-                    InterruptOutcome::Panicked(payload) => write!(
-                        f,
-                        " [interrupt panicked: {}]",
-                        panic_message(payload.as_ref())
-                    )?,
-                    InterruptOutcome::Blocked => f.write_str(" [interrupt did not return]")?,
-                    _ => {}
+                for payload in &actor.drop_panics {
+                    write!(f, " [drop panicked: {}]", panic_message(payload.as_ref()))?;
                 }
             }
         }
@@ -459,8 +658,37 @@ impl<E: fmt::Debug> fmt::Debug for Report<E> {
             .field("triggered_at", &self.triggered_at)
             .field("teardown", &self.teardown)
             .field("error", &self.error)
+            .field("observer_missed", &self.observer_missed)
             .finish()
     }
+}
+
+/// Takes the panic `into_result` resumes: the first exit's, else the first in registration order,
+/// executes before interrupts before force hooks before drops.
+fn take_panic<E>(actors: &mut [ActorReport<E>], first: Option<usize>) -> Option<Payload> {
+    let execute = |actor: &mut ActorReport<E>| match &actor.outcome {
+        Outcome::Panicked(_) => match std::mem::replace(&mut actor.outcome, Outcome::Abandoned) {
+            Outcome::Panicked(payload) => Some(payload),
+            _ => None,
+        },
+        _ => None,
+    };
+    let hook = |hook: &mut HookOutcome| match std::mem::replace(hook, HookOutcome::Returned) {
+        HookOutcome::Panicked(payload) => Some(payload),
+        other => {
+            *hook = other;
+            None
+        }
+    };
+    if let Some(payload) = first.and_then(|index| execute(&mut actors[index])) {
+        return Some(payload);
+    }
+    actors
+        .iter_mut()
+        .find_map(execute)
+        .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.interrupt)))
+        .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.force)))
+        .or_else(|| actors.iter_mut().find_map(|a| a.drop_panics.pop()))
 }
 
 /// The text of a panic payload when it is a string, as std's panic hook prints it.
@@ -471,5 +699,19 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         message.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+/// `fn main() -> rungroup::Report` (or returning the report from `main` any other way): the
+/// process exits with [`Report::exit_code`], and a run that did not end cleanly prints its report
+/// on standard error first.
+impl<E: fmt::Display> std::process::Termination for Report<E> {
+    fn report(self) -> std::process::ExitCode {
+        let code = self.exit_code();
+        if code != 0 {
+            eprintln!("{self}");
+        }
+        unwind::drop_quietly(self);
+        std::process::ExitCode::from(code)
     }
 }

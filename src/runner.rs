@@ -1,45 +1,57 @@
 //! The runner: starts the actor threads, waits for the trigger, drives teardown stage by stage
 //! and builds the report.
 //!
-//! The caller's thread is the runner. It never polls: it sleeps on the wake pair of
-//! [`Control`](crate::state::Control) and is woken by a trigger, by the last actor of a stage, by an
-//! interrupt lane finishing, by an escalation, or by a [`ManualClock`](crate::ManualClock) advance.
+//! The caller's thread is the runner. It never runs user code and never polls: it sleeps on the
+//! wake pair of [`Control`] and is woken by a trigger, by the last actor of a stage, by a hook
+//! lane going idle, by an escalation or by a [`ManualClock`](crate::ManualClock) advance.
 //!
-//! # Two ways of calling interrupts
+//! # Hooks run on lanes, never on the caller's thread
 //!
-//! - **Inline** (no grace and no budget configured: the `oklog/run` case). Interrupts are called
-//!   on the caller's thread, one at a time, in registration order. No extra thread exists; a
-//!   blocking interrupt blocks `run`, exactly as in Go (F04).
-//! - **On lanes** (a grace or a budget is configured). A stage's interrupts are handed, in order,
-//!   to a *lane*: a helper thread that calls them one at a time. The caller waits for the lane and
-//!   the stage's actors, or the deadline, whichever comes first. When the deadline wins while an
-//!   interrupt is blocked, the lane's remaining interrupts move to a fresh lane and teardown goes on
-//!   (S04: only then may a later interrupt run while an earlier one has not returned). Force hooks
-//!   run on their own lane, so a blocked interrupt cannot keep a force hook from running.
+//! Interrupts and force hooks are called on [lanes](crate::lane): helper threads that call them one
+//! at a time, in order. The hook lane is spawned before any actor, so a run that cannot have it
+//! fails before anything starts. With no deadline configured the runner waits for the lane as
+//! long as it takes (F04, exactly `oklog/run`); but because it only waits, a second stop request
+//! (a second SIGTERM) can still escalate at once, even while an interrupt blocks.
 //!
-//! # Threads are detached, not joined
+//! # Teardown, stage by stage
 //!
-//! An actor's thread publishes its outcome and leaves its stage's live counter as its last act for
-//! the group; `run` waits for the counters, not for the OS threads. So when `run` returns every
-//! execute has returned and dropped its captures (R08, R11), but an OS thread may still be
-//! finishing its exit (thread-local destructors included), as with `std::thread::scope`'s own
-//! counter. Abandoned threads (S06) could not be joined anyway.
+//! For each stage, in order: hand its interrupts to the hook lane, then wait until its actors have
+//! all returned and its interrupts have all returned. If the stage's grace, the budget or a second
+//! stop request runs out first, the stage is *escalated*: the lane is retired if it is inside a
+//! hook (its queued interrupts move to a fresh lane), each still-running actor's force hook is
+//! called on a lane of its own, and the stage gets one kill grace to drain. Once the budget is
+//! spent or a second stop request has come, every later stage is escalated as soon as it begins,
+//! still one stage after the other: a flusher meant to run last never runs beside the workers it
+//! drains. So with a budget `B`, a kill grace `K` and `S` stages, `run` returns within
+//! `B + S·K` plus a small constant (S08, as tightened in `docs/semantics.md`).
+//!
+//! # Threads are joined, or kept
+//!
+//! Every thread whose work is done is joined before `run` returns: actor threads whose execute
+//! returned, and lanes and the observer thread that are idle. A thread still inside user code
+//! (an abandoned actor, a blocked hook) cannot be joined; its handle is *forgotten*, never
+//! dropped: dropping a `JoinHandle` detaches the thread, and glibc's `pthread_detach` races with a
+//! thread exiting while another unmaps stacks (a crash reproduced here). A forgotten thread keeps
+//! its stack mapped until the process exits; it is reported by name.
 
-use std::collections::VecDeque;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use crate::clock::RunClock;
 use crate::error::Error;
-use crate::group::{ActorSpec, Execute, Force, Group, Interrupt, Policy, StageSpec};
-use crate::observe::{Event, Observer};
+use crate::group::{
+    ActorSpec, DEFAULT_KILL_GRACE, Execute, Force, Group, Interrupt, Policy, StageSpec,
+};
+use crate::lane::{Closed, Hook, Job, Lane, NoThread};
+use crate::observe::{Herald, Note};
 use crate::report::{
-    ActorReport, Cause, InterruptOutcome, Outcome, Payload, Report, StageReport, Trigger,
+    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
     panic_message,
 };
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
-use crate::sync::{Arc, Mutex, thread};
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Arc, Mutex};
+use crate::unwind;
 
 /// What a finished execute left behind: its result (or panic) and when it ended.
 struct Exit<E> {
@@ -53,25 +65,19 @@ pub(crate) struct Core<E> {
     live: Live,
     /// One slot per actor, written once by that actor's thread (its only lock).
     slots: Box<[Mutex<Option<Exit<E>>>]>,
-    names: Box<[String]>,
+    names: Arc<[String]>,
     clock: RunClock,
-    observer: Option<Observer>,
+    herald: Herald,
 }
 
 impl<E> Core<E> {
-    fn emit(&self, event: Event<'_>) {
-        #[cfg(feature = "tracing")]
-        crate::observe::trace(&event);
-        if let Some(observer) = &self.observer {
-            // An observer's panic must not wedge teardown or kill an actor's bookkeeping.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| observer(&event)));
-        }
+    pub(crate) fn emit(&self, note: Note) {
+        self.herald.emit(note);
     }
 
-    /// Whether anything consumes events (an observer, or `tracing` when that feature is on).
-    /// Events whose fields cost work to build, like the cause's text, are built only then.
-    fn observed(&self) -> bool {
-        cfg!(feature = "tracing") || self.observer.is_some()
+    /// Wakes the runner.
+    pub(crate) fn notify(&self) {
+        self.control.notify();
     }
 
     fn has_exited(&self, actor: usize) -> bool {
@@ -105,7 +111,7 @@ fn actor_main<E>(
     let guard = LeaveGuard { core: &core, stage };
     // The execute and everything it captured are consumed (dropped) inside this call, panicking
     // or not, so they are gone before the stage counter says so (R11).
-    let result = panic::catch_unwind(AssertUnwindSafe(execute));
+    let result = unwind::catch(execute);
     let at = core.clock.now();
     let label = match &result {
         Ok(Ok(())) => "ok",
@@ -116,86 +122,12 @@ fn actor_main<E>(
     // Publish the outcome first: the runner reads the winner's slot after seeing the win.
     *core.slots[index].lock() = Some(Exit { result, at });
     let first = triggers && core.control.try_win(index);
-    core.emit(Event::ActorExited {
-        actor: &core.names[index],
+    core.emit(Note::ActorExited {
+        actor: index,
         outcome: label,
         first,
     });
     drop(guard);
-}
-
-/// A unit of work for a lane.
-enum Job<E> {
-    Interrupt(usize, Interrupt<E>),
-    Force(usize, Force),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum JobKind {
-    Interrupt,
-    Force,
-}
-
-impl<E> Job<E> {
-    fn meta(&self) -> (usize, JobKind) {
-        match self {
-            Job::Interrupt(actor, _) => (*actor, JobKind::Interrupt),
-            Job::Force(actor, _) => (*actor, JobKind::Force),
-        }
-    }
-
-    /// Calls the hook. `cause` is `None` only on a lane of force hooks, which never need it.
-    fn call(self, cause: Option<&Cause<E>>) -> Result<(), Payload> {
-        panic::catch_unwind(AssertUnwindSafe(|| match self {
-            Job::Interrupt(_, interrupt) => {
-                interrupt(cause.expect("rungroup: an interrupt lane always carries the cause"));
-            }
-            Job::Force(_, force) => force(),
-        }))
-    }
-}
-
-/// A helper thread that calls hooks one at a time, in order.
-struct Lane<E> {
-    state: Mutex<LaneState<E>>,
-}
-
-struct LaneState<E> {
-    queue: VecDeque<Job<E>>,
-    running: Option<(usize, JobKind)>,
-    done: Vec<(usize, JobKind, Option<Payload>)>,
-    /// Set after the lane has dropped its reference to the cause.
-    finished: bool,
-}
-
-/// `cause` is `None` on a lane that only calls force hooks: such a lane, even blocked for good,
-/// does not keep the first exit's value from coming back out of the cause.
-fn lane_main<E>(core: Arc<Core<E>>, lane: Arc<Lane<E>>, cause: Option<Arc<Cause<E>>>) {
-    loop {
-        let job = {
-            let mut state = lane.state.lock();
-            let Some(job) = state.queue.pop_front() else {
-                break;
-            };
-            state.running = Some(job.meta());
-            job
-        };
-        let (actor, kind) = job.meta();
-        if kind == JobKind::Interrupt {
-            core.emit(Event::Interrupting {
-                actor: &core.names[actor],
-            });
-        }
-        let result = job.call(cause.as_deref());
-        let mut state = lane.state.lock();
-        state.running = None;
-        state.done.push((actor, kind, result.err()));
-    }
-    // Drop the cause before saying "finished", so the runner can take the first exit's value
-    // back out of it once every lane has finished.
-    drop(cause);
-    lane.state.lock().finished = true;
-    core.control.notify();
 }
 
 /// Why a wait ended.
@@ -211,11 +143,33 @@ struct Entry<E> {
     stage: usize,
     policy: Policy,
     started: bool,
+    thread: Option<JoinHandle<()>>,
     interrupt: Option<Interrupt<E>>,
     force: Option<Force>,
-    interrupt_outcome: InterruptOutcome,
+    interrupt_outcome: HookOutcome,
+    force_outcome: HookOutcome,
     escalated: bool,
-    force_failed: bool,
+    drop_panics: Vec<Payload>,
+}
+
+impl<E> Entry<E> {
+    fn record(&mut self, hook: Hook, outcome: HookOutcome) {
+        match hook {
+            Hook::Interrupt => self.interrupt_outcome = outcome,
+            Hook::Force => self.force_outcome = outcome,
+        }
+    }
+
+    /// Drops a closure of this actor's that will never be called, keeping a panic of its `Drop`.
+    fn discard<T>(&mut self, value: T) {
+        self.drop_panics.extend(unwind::drop_caught(value));
+    }
+}
+
+/// A lane and its thread.
+struct LaneThread<E> {
+    lane: Arc<Lane<E>>,
+    thread: JoinHandle<()>,
 }
 
 struct Runner<E> {
@@ -223,13 +177,28 @@ struct Runner<E> {
     entries: Vec<Entry<E>>,
     stages: Vec<StageSpec>,
     stage_reports: Vec<StageReport>,
-    /// Interrupts go to lanes (a grace or budget is configured) rather than inline.
-    lanes_mode: bool,
     budget_deadline: Option<Duration>,
-    kill_grace: Duration,
+    /// `None`: escalated actors are waited for as long as they take (no deadline configured).
+    kill_grace: Option<Duration>,
     escalations_seen: usize,
-    lanes: Vec<Arc<Lane<E>>>,
+    /// Set once the budget is spent or a second stop request came: every stage from then on is
+    /// escalated as soon as it begins.
+    escalating: Option<Escalation>,
+    /// The lane the next interrupts go to; `None` after it was retired.
+    hook_lane: Option<Arc<Lane<E>>>,
+    lanes: Vec<LaneThread<E>>,
+    /// The first failure to spawn a lane, and the actors whose hooks it left uncalled.
+    lane_error: Option<(io::Error, Vec<usize>)>,
+    observer_thread: Option<JoinHandle<()>>,
 }
+
+/// How long, at least, the runner waits at the end for the observer thread to deliver what is
+/// queued (when there is one: with a grace or a budget). Only a stuck observer ever costs it.
+const OBSERVER_GRACE: Duration = Duration::from_secs(1);
+
+/// Starting more threads than this at once makes the runner check the process's memory-map limit
+/// first (see [`check_map_limit`]).
+const MAP_CHECK_FROM: usize = 512;
 
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     let Group {
@@ -242,19 +211,25 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         control,
         stack_size,
     } = group;
+    let bounded = budget.is_some() || stages.iter().any(|stage| stage.grace.is_some());
+    let kill_grace = kill_grace.or(bounded.then_some(DEFAULT_KILL_GRACE));
     let wake = Arc::clone(control.wake_pair());
     let clock = clock.start(&wake);
-    let stage_reports = stages
+    let stage_reports: Vec<StageReport> = stages
         .iter()
         .map(|stage| StageReport {
             name: stage.name.clone(),
             elapsed: None,
             expired: false,
+            escalation: None,
         })
         .collect();
+    let names: Arc<[String]> = actors.iter().map(|actor| actor.name.clone()).collect();
+    let stage_names: Arc<[String]> = stages.iter().map(|stage| stage.name.clone()).collect();
 
     if actors.is_empty() {
         // R01: nothing to start, nothing to call.
+        unwind::drop_quietly(observer);
         control.finish();
         clock.stop(&wake);
         return Report {
@@ -264,19 +239,90 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             triggered_at: None,
             teardown: None,
             error: None,
+            observer_missed: 0,
         };
     }
+
+    // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
+    // out of maps aborts the process instead of failing), and the observer's thread (a run that
+    // cannot have it fails here, having run nothing).
+    if let Err((actor, source)) = check_map_limit(actors.len()) {
+        unwind::drop_quietly(observer);
+        let error = Error::Spawn {
+            actor: names[actor].clone(),
+            source,
+        };
+        return refuse(
+            actors,
+            stage_reports,
+            &control,
+            &clock,
+            Trigger::SpawnFailed { actor },
+            error,
+        );
+    }
+    let (herald, observer_thread) =
+        match Herald::start(names.clone(), stage_names, observer, bounded, &control) {
+            Ok(herald) => herald,
+            Err(source) => {
+                let error = Error::Helper {
+                    thread: "observer",
+                    skipped: Vec::new(),
+                    source,
+                };
+                return refuse(
+                    actors,
+                    stage_reports,
+                    &control,
+                    &clock,
+                    Trigger::HelperFailed,
+                    error,
+                );
+            }
+        };
 
     let mut counts = vec![0; stages.len()];
     for actor in &actors {
         counts[actor.stage] += 1;
     }
-    let lanes_mode = budget.is_some() || stages.iter().any(|stage| stage.grace.is_some());
-    let mut names = Vec::with_capacity(actors.len());
-    let mut specs = Vec::with_capacity(actors.len());
-    for actor in actors {
+    let core = Arc::new(Core {
+        control: Arc::clone(&control),
+        live: Live::new(&counts),
+        slots: (0..actors.len()).map(|_| Mutex::new(None)).collect(),
+        names,
+        clock,
+        herald,
+    });
+
+    let mut runner = Runner {
+        core,
+        entries: Vec::with_capacity(actors.len()),
+        stages,
+        stage_reports,
+        budget_deadline: None,
+        kill_grace,
+        escalations_seen: 0,
+        escalating: None,
+        hook_lane: None,
+        lanes: Vec::new(),
+        lane_error: None,
+        observer_thread,
+    };
+
+    // The hook lane, before any actor: without it no interrupt could be called.
+    let mut spawn_error = match Lane::spawn(&runner.core, Vec::new()) {
+        Ok((lane, thread)) => {
+            runner.hook_lane = Some(Arc::clone(&lane));
+            runner.lanes.push(LaneThread { lane, thread });
+            None
+        }
+        Err(failed) => Some(SpawnError::Helper(failed.error)),
+    };
+
+    // R02: start every execute, in registration order, each on its own thread.
+    for (index, actor) in actors.into_iter().enumerate() {
         let ActorSpec {
-            name,
+            name: _,
             stage,
             policy,
             stack_size: own_stack,
@@ -284,79 +330,54 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             interrupt,
             force,
         } = actor;
-        names.push(name);
-        specs.push((
+        let mut entry = Entry {
             stage,
             policy,
-            own_stack.or(stack_size),
-            execute,
-            interrupt,
-            force,
-        ));
-    }
-    let core = Arc::new(Core {
-        control: Arc::clone(&control),
-        live: Live::new(&counts),
-        slots: (0..specs.len()).map(|_| Mutex::new(None)).collect(),
-        names: names.into_boxed_slice(),
-        clock,
-        observer,
-    });
-
-    // R02: start every execute, in registration order, each on its own thread.
-    let mut entries = Vec::with_capacity(specs.len());
-    let mut spawn_error: Option<(usize, io::Error)> = None;
-    for (index, (stage, policy, stack, execute, interrupt, force)) in specs.into_iter().enumerate()
-    {
-        let started = spawn_error.is_none() && {
-            let mut builder = thread::Builder::new().name(core.names[index].clone());
-            if let Some(bytes) = stack {
-                builder = builder.stack_size(bytes);
-            }
-            let actor_core = Arc::clone(&core);
-            match builder.spawn(move || actor_main(actor_core, index, stage, policy, execute)) {
-                Ok(handle) => {
-                    drop(handle); // detached: `run` waits on the live counters instead
-                    true
-                }
-                Err(error) => {
-                    // The closure, and with it the execute, was dropped by the failed spawn.
-                    spawn_error = Some((index, error));
-                    false
-                }
-            }
-        };
-        if !started {
-            core.live.forget(stage, 1);
-        }
-        entries.push(Entry {
-            stage,
-            policy,
-            started,
-            interrupt: started.then_some(interrupt),
-            force: if started { force } else { None },
-            interrupt_outcome: InterruptOutcome::NotCalled,
+            started: false,
+            thread: None,
+            interrupt: None,
+            force: None,
+            interrupt_outcome: HookOutcome::NotCalled,
+            force_outcome: HookOutcome::NotCalled,
             escalated: false,
-            force_failed: false,
-        });
+            drop_panics: Vec::new(),
+        };
+        if spawn_error.is_none() {
+            let stack = own_stack.or(stack_size);
+            match spawn_actor(&runner.core, index, stage, policy, stack, execute) {
+                Ok(handle) => {
+                    entry.started = true;
+                    entry.thread = Some(handle);
+                }
+                Err((source, drop_panic)) => {
+                    entry.drop_panics.extend(drop_panic);
+                    spawn_error = Some(SpawnError::Actor(index, source));
+                }
+            }
+        } else {
+            entry.discard(execute);
+        }
+        if entry.started {
+            entry.interrupt = Some(interrupt);
+            entry.force = force;
+        } else {
+            runner.core.live.forget(stage, 1);
+            entry.discard(interrupt);
+            entry.discard(force);
+        }
+        runner.entries.push(entry);
     }
-    if let Some((index, _)) = &spawn_error {
+    match &spawn_error {
         // F03: tear down what was started. If an actor already exited first, its exit stays the
         // cause; the spawn error is still what `run` returns.
-        control.request(Trigger::SpawnFailed { actor: *index }, false);
+        Some(SpawnError::Actor(index, _)) => {
+            control.request(Trigger::SpawnFailed { actor: *index }, false);
+        }
+        Some(SpawnError::Helper(_)) => {
+            control.request(Trigger::HelperFailed, false);
+        }
+        None => {}
     }
-
-    let mut runner = Runner {
-        core,
-        entries,
-        stages,
-        stage_reports,
-        lanes_mode,
-        budget_deadline: None,
-        kill_grace,
-        escalations_seen: 0,
-        lanes: Vec::new(),
-    };
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
     let _ = runner.wait(None, |core| {
@@ -365,24 +386,159 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     if phase(control.load()) == RUNNING {
         control.request(Trigger::AllExited, false);
     }
-    let triggered_at = runner.core.clock.now();
+    let triggered_at = runner.now();
     runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     let (trigger, cause, winner) = runner.resolve_cause();
     // Formatting the cause costs an allocation on the way to the first interrupt: only when
     // someone listens.
-    if runner.core.observed() {
-        runner.core.emit(Event::Triggered {
-            cause: &cause.to_string(),
+    if runner.core.herald.observed() {
+        runner.core.emit(Note::Triggered {
+            cause: cause.summary(),
         });
     }
     let cause = Arc::new(cause);
 
     runner.teardown(&cause);
 
-    let teardown = runner.core.clock.now().saturating_sub(triggered_at);
+    let teardown = runner.now().saturating_sub(triggered_at);
     let report = runner.finish(trigger, cause, winner, triggered_at, teardown, spawn_error);
     control.finish();
     report
+}
+
+/// Why the start failed.
+enum SpawnError {
+    /// The actor at this index could not be started.
+    Actor(usize, io::Error),
+    /// The hook lane could not be started.
+    Helper(io::Error),
+}
+
+/// Spawns one actor's thread. A failed spawn drops the execute (std does, inside `spawn`); a
+/// panic in that drop, or in `spawn` itself, is caught and returned with the error.
+fn spawn_actor<E: Send + Sync + 'static>(
+    core: &Arc<Core<E>>,
+    index: usize,
+    stage: usize,
+    policy: Policy,
+    stack: Option<usize>,
+    execute: Execute<E>,
+) -> Result<JoinHandle<()>, (io::Error, Option<Payload>)> {
+    let name = &core.names[index];
+    if name.contains('\0') {
+        // std's `Builder::name` would panic on it; the actor never starts, and the error says why.
+        let error = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the actor's name contains a NUL byte, which no thread name can",
+        );
+        return Err((error, unwind::drop_caught(execute)));
+    }
+    let mut builder = thread::Builder::new().name(name.clone());
+    if let Some(bytes) = stack {
+        builder = builder.stack_size(bytes);
+    }
+    let actor_core = Arc::clone(core);
+    match unwind::catch(move || {
+        builder.spawn(move || actor_main(actor_core, index, stage, policy, execute))
+    }) {
+        Ok(Ok(handle)) => Ok(handle),
+        Ok(Err(error)) => Err((error, None)),
+        Err(payload) => {
+            let error = io::Error::other(format!(
+                "spawning the thread panicked: {}",
+                panic_message(payload.as_ref())
+            ));
+            Err((error, Some(payload)))
+        }
+    }
+}
+
+/// A report for a run refused before any actor started: every actor `NotStarted`, its closures
+/// dropped (their drop panics kept), nothing called.
+fn refuse<E>(
+    actors: Vec<ActorSpec<E>>,
+    stages: Vec<StageReport>,
+    control: &Control,
+    clock: &RunClock,
+    trigger: Trigger,
+    error: Error,
+) -> Report<E> {
+    let actors: Vec<ActorReport<E>> = actors
+        .into_iter()
+        .map(|actor| {
+            let mut drop_panics = Vec::new();
+            drop_panics.extend(unwind::drop_caught(actor.execute));
+            drop_panics.extend(unwind::drop_caught(actor.interrupt));
+            drop_panics.extend(unwind::drop_caught(actor.force));
+            ActorReport {
+                name: actor.name,
+                stage: actor.stage,
+                policy: actor.policy,
+                outcome: Outcome::NotStarted,
+                exited_at: None,
+                first: false,
+                interrupt: HookOutcome::NotCalled,
+                escalated: false,
+                force: HookOutcome::NotCalled,
+                drop_panics,
+            }
+        })
+        .collect();
+    control.finish();
+    clock.stop(control.wake_pair());
+    Report {
+        trigger,
+        error: Some(error),
+        actors,
+        stages,
+        triggered_at: None,
+        teardown: None,
+        observer_missed: 0,
+    }
+}
+
+/// Refuses to start `threads` more threads when that would pass the process's memory-map limit
+/// (Linux's `vm.max_map_count`): std's thread start-up aborts the whole process when a mapping
+/// fails there (rust-lang/rust#117638), so the group must fail before. Each thread costs
+/// [`MAPS_PER_THREAD`] mappings. Returns the index of the first thread that would not fit.
+fn check_map_limit(threads: usize) -> Result<(), (usize, io::Error)> {
+    if threads < MAP_CHECK_FROM || !cfg!(target_os = "linux") || cfg!(any(loom, shuttle)) {
+        return Ok(());
+    }
+    let Some((used, limit)) = map_usage() else {
+        return Ok(());
+    };
+    maps_fit(threads, used, limit)
+}
+
+/// Mappings one thread adds: its stack and guard page, and its signal stack and guard page
+/// (measured: `docs/performance.md`).
+const MAPS_PER_THREAD: usize = 4;
+/// Mappings kept free for what the process does besides (lanes, allocations, libraries).
+const MAP_HEADROOM: usize = 1024;
+
+fn maps_fit(threads: usize, used: usize, limit: usize) -> Result<(), (usize, io::Error)> {
+    let free = limit.saturating_sub(used).saturating_sub(MAP_HEADROOM);
+    let fit = free / MAPS_PER_THREAD;
+    if threads <= fit {
+        return Ok(());
+    }
+    let error = io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "starting {threads} threads would pass the memory-map limit (vm.max_map_count = \
+             {limit}, {used} maps in use, {MAPS_PER_THREAD} per thread): only {fit} fit"
+        ),
+    );
+    Err((fit, error))
+}
+
+/// The process's mappings in use and its limit, where `/proc` says.
+fn map_usage() -> Option<(usize, usize)> {
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
+    let maps = std::fs::read("/proc/self/maps").ok()?;
+    let used = maps.iter().filter(|&&byte| byte == b'\n').count();
+    Some((used, limit.trim().parse().ok()?))
 }
 
 /// The first exit's record, kept aside while its result travels inside the cause.
@@ -417,6 +573,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
     }
 
+    /// What the second stop request was, for the report.
+    fn requested_escalation(&self) -> Escalation {
+        let wake = self.core.control.wake_pair().lock.lock();
+        Escalation::Request(wake.escalated_by.clone().unwrap_or(Trigger::Stop {
+            reason: String::new(),
+        }))
+    }
+
     /// Turns the state word into the cause every interrupt will see.
     fn resolve_cause(&mut self) -> (Trigger, Cause<E>, Option<Winner>) {
         let state = self.core.control.load();
@@ -439,6 +603,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 Trigger::SpawnFailed { actor } => Cause::SpawnFailed {
                     actor: self.core.names[*actor].clone(),
                 },
+                Trigger::HelperFailed => Cause::HelperFailed,
                 _ => Cause::AllExited,
             };
             return (external, cause, None);
@@ -481,268 +646,225 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .is_some_and(|deadline| self.now() >= deadline)
     }
 
-    /// Whether `actor` was started and belongs to `stage`. (A predicate, not a list: teardown
-    /// walks the entries in registration order without allocating per stage.)
-    fn is_member(&self, actor: usize, stage: usize) -> bool {
-        self.entries[actor].stage == stage && self.entries[actor].started
+    /// The started actors of `stage`, in registration order.
+    fn members(&self, stage: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.entries.len())
+            .filter(move |&actor| self.entries[actor].stage == stage && self.entries[actor].started)
     }
 
-    /// Stage by stage: interrupt, wait to drain or expire, escalate what is left.
+    /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
     fn teardown(&mut self, cause: &Arc<Cause<E>>) {
-        let mut stage = 0;
-        // When the budget runs out mid-stage, that stage's start, for its report.
-        let mut interrupted_begin = None;
-        while stage < self.stages.len() && !self.budget_spent() {
+        for stage in 0..self.stages.len() {
             let begin = self.now();
-            self.core.emit(Event::StageBegun {
-                index: stage,
-                stage: &self.stages[stage].name,
-            });
-            let grace_deadline = self.stages[stage]
-                .grace
-                .map(|grace| begin.saturating_add(grace));
-            let deadline = min_deadline(grace_deadline, self.budget_deadline);
-            let wait = if self.lanes_mode {
-                let mut jobs = Vec::new();
-                for actor in 0..self.entries.len() {
-                    if self.is_member(actor, stage) {
-                        if let Some(interrupt) = self.entries[actor].interrupt.take() {
-                            jobs.push(Job::Interrupt(actor, interrupt));
+            self.core.emit(Note::StageBegun { index: stage });
+            if self.escalating.is_none() && self.budget_spent() {
+                self.escalating = Some(Escalation::Budget);
+            }
+            let jobs = self.interrupts_of(stage, cause);
+            self.send(jobs);
+            let (expired, escalation) = match &self.escalating {
+                // The budget is spent or a second request came: no grace, escalate at once.
+                Some(why) => {
+                    let why = why.clone();
+                    self.escalate(stage, cause, None);
+                    (why == Escalation::Budget, Some(why))
+                }
+                None => {
+                    let grace = self.stages[stage]
+                        .grace
+                        .map(|grace| begin.saturating_add(grace));
+                    let deadline = min_deadline(grace, self.budget_deadline);
+                    let lane = self.hook_lane.clone();
+                    let drained = move |core: &Core<E>| {
+                        core.live.count(stage) == 0
+                            && lane.as_ref().is_none_or(|lane| lane.is_idle())
+                    };
+                    match self.wait(deadline, drained) {
+                        Wait::Done => (false, None),
+                        Wait::Escalated => {
+                            let why = self.requested_escalation();
+                            self.escalating = Some(why.clone());
+                            self.escalate(stage, cause, None);
+                            (false, Some(why))
+                        }
+                        Wait::Expired if self.budget_spent() => {
+                            self.escalating = Some(Escalation::Budget);
+                            self.escalate(stage, cause, None);
+                            (true, Some(Escalation::Budget))
+                        }
+                        Wait::Expired => {
+                            // Only this stage's grace: its kill grace may not outlast the budget.
+                            let cap = self.budget_deadline;
+                            self.escalate(stage, cause, cap);
+                            let why = Escalation::Grace {
+                                stage: self.stages[stage].name.clone(),
+                            };
+                            (true, Some(why))
                         }
                     }
                 }
-                let lane = self.dispatch(jobs, cause);
-                self.wait(deadline, |core| {
-                    core.live.count(stage) == 0
-                        && lane.as_ref().is_none_or(|lane| lane.state.lock().finished)
+            };
+            self.end_stage(stage, begin, expired, escalation);
+        }
+    }
+
+    /// The interrupts of `stage` not yet handed out: every started actor's, whether or not it has
+    /// already exited (R04).
+    fn interrupts_of(&mut self, stage: usize, cause: &Arc<Cause<E>>) -> Vec<Job<E>> {
+        let members: Vec<usize> = self.members(stage).collect();
+        members
+            .into_iter()
+            .filter_map(|actor| {
+                let hook = self.entries[actor].interrupt.take()?;
+                Some(Job::Interrupt {
+                    actor,
+                    hook,
+                    cause: Arc::clone(cause),
                 })
-            } else {
-                for actor in 0..self.entries.len() {
-                    if self.is_member(actor, stage) {
-                        self.call_inline(actor, cause);
-                    }
-                }
-                self.wait(None, |core| core.live.count(stage) == 0)
-            };
-            if wait == Wait::Done {
-                self.end_stage(stage, begin, false);
-                stage += 1;
-                continue;
-            }
-            if wait == Wait::Escalated {
-                // A second stop request: the budget is spent, now.
-                self.budget_deadline = Some(self.now());
-            }
-            if self.budget_spent() {
-                // The final escalation below takes this stage along with the rest.
-                interrupted_begin = Some(begin);
-                break;
-            }
-            // Only this stage's grace expired: escalate it, give it the kill grace, go on.
-            let cap = self.budget_deadline;
-            if self.escalate(stage..stage + 1, cause, cap, false) == Wait::Escalated {
-                self.budget_deadline = Some(self.now());
-            }
-            self.end_stage(stage, begin, true);
-            stage += 1;
+            })
+            .collect()
+    }
+
+    /// Hands interrupts to the hook lane, behind any it still has queued; starts a fresh hook
+    /// lane if the last one was retired.
+    fn send(&mut self, jobs: Vec<Job<E>>) {
+        if jobs.is_empty() {
+            return;
         }
-        if stage < self.stages.len() {
-            self.final_escalation(stage, interrupted_begin, cause);
+        match &self.hook_lane {
+            Some(lane) => lane.push(jobs),
+            None => self.hook_lane = self.spawn_lane(jobs),
         }
     }
 
-    /// The budget is spent: escalate every remaining stage at once and give them one kill grace.
-    fn final_escalation(
-        &mut self,
-        from: usize,
-        interrupted_begin: Option<Duration>,
-        cause: &Arc<Cause<E>>,
-    ) {
-        let begin = self.now();
-        for stage in from..self.stages.len() {
-            if stage != from || interrupted_begin.is_none() {
-                self.core.emit(Event::StageBegun {
-                    index: stage,
-                    stage: &self.stages[stage].name,
+    /// Starts a lane with `jobs`. If no thread can be had, the jobs are skipped, never called on
+    /// this thread: with a deadline set, no user code may hold the runner (S08).
+    fn spawn_lane(&mut self, jobs: Vec<Job<E>>) -> Option<Arc<Lane<E>>> {
+        match Lane::spawn(&self.core, jobs) {
+            Ok((lane, thread)) => {
+                self.lanes.push(LaneThread {
+                    lane: Arc::clone(&lane),
+                    thread,
                 });
+                Some(lane)
             }
-        }
-        let _ = self.escalate(from..self.stages.len(), cause, None, true);
-        for stage in from..self.stages.len() {
-            let stage_begin = match interrupted_begin {
-                Some(at) if stage == from => at,
-                _ => begin,
-            };
-            // A stage that had not begun when the budget ran out still counts as expired: its
-            // actors were escalated without a grace.
-            self.end_stage(stage, stage_begin, true);
+            Err(NoThread { error, jobs }) => {
+                let (_, skipped) = self.lane_error.get_or_insert_with(|| (error, Vec::new()));
+                skipped.extend(jobs.iter().map(|job| job.meta().0));
+                for job in jobs {
+                    let (actor, hook) = job.meta();
+                    self.entries[actor].record(hook, HookOutcome::Skipped);
+                    self.entries[actor].discard(job);
+                }
+                None
+            }
         }
     }
 
-    /// Escalates the live actors of `stages`: calls the interrupts not yet called, the force
-    /// hooks, then waits up to the kill grace (capped by `cap`) for them to drain and for those
-    /// hooks to return.
-    ///
-    /// Escalation always uses lanes, even when stages do not (a second stop request without
-    /// deadlines): the kill grace is a deadline, so no hook called here may block `run` past it.
-    /// Interrupts keep one lane, in stage then registration order (R05, S01); each force hook
-    /// gets its own, so one blocked force hook cannot keep another actor's from running (S05).
-    fn escalate(
-        &mut self,
-        stages: std::ops::Range<usize>,
-        cause: &Arc<Cause<E>>,
-        cap: Option<Duration>,
-        last: bool,
-    ) -> Wait {
-        // The kill grace runs from the escalation itself, before any hook is called.
-        let deadline = min_deadline(Some(self.now().saturating_add(self.kill_grace)), cap);
-        // Hooks still queued behind a blocked one move on to fresh lanes.
-        let mut interrupts = Vec::new();
-        let mut forces = Vec::new();
-        for lane in &self.lanes {
-            for job in lane.state.lock().queue.drain(..) {
-                match job {
-                    Job::Interrupt(..) => interrupts.push(job),
-                    Job::Force(..) => forces.push(job),
-                }
-            }
+    /// If the hook lane is inside a hook (past a deadline), retires it: its queued interrupts move,
+    /// in order, to a fresh lane, and it finishes its hook alone (S04).
+    fn unblock(&mut self) {
+        if let Some(lane) = self.hook_lane.take_if(|lane| lane.is_calling()) {
+            let moved = lane.retire();
+            self.send(moved);
         }
-        let mut actors: Vec<usize> = (0..self.entries.len())
-            .filter(|&actor| {
-                let entry = &self.entries[actor];
-                entry.started && stages.contains(&entry.stage)
-            })
-            .collect();
-        // Stable: registration order within a stage.
-        actors.sort_by_key(|&actor| self.entries[actor].stage);
-        for actor in actors {
-            let exited = self.has_exited(actor);
-            let entry = &mut self.entries[actor];
-            if let Some(interrupt) = entry.interrupt.take() {
-                interrupts.push(Job::Interrupt(actor, interrupt));
-            }
-            if exited {
+    }
+
+    /// Escalates `stage` (S05): frees its interrupts from a blocked lane, calls the force hook of
+    /// each actor still running, then waits up to the kill grace (capped by `cap`) for the stage
+    /// to drain and for those hooks to return. A further stop request does not cut the kill grace
+    /// short; it makes every later stage escalate at once.
+    fn escalate(&mut self, stage: usize, cause: &Arc<Cause<E>>, cap: Option<Duration>) {
+        let deadline = match self.kill_grace {
+            Some(kill_grace) => min_deadline(Some(self.now().saturating_add(kill_grace)), cap),
+            None => cap,
+        };
+        // A lane still inside one of this stage's interrupts gets the kill grace too, so that an
+        // interrupt returning in time is not reported blocked (S06).
+        let mut watched: Vec<Arc<Lane<E>>> = self.hook_lane.iter().cloned().collect();
+        self.unblock();
+        let jobs = self.interrupts_of(stage, cause);
+        self.send(jobs);
+        watched.extend(self.hook_lane.iter().cloned());
+        let members: Vec<usize> = self.members(stage).collect();
+        for actor in members {
+            if self.has_exited(actor) {
                 continue;
             }
-            entry.escalated = true;
-            self.core.emit(Event::Escalated {
-                actor: &self.core.names[actor],
-            });
-            if let Some(force) = entry.force.take() {
-                forces.push(Job::Force(actor, force));
+            self.entries[actor].escalated = true;
+            self.core.emit(Note::Escalated { actor });
+            if let Some(hook) = self.entries[actor].force.take() {
+                watched.extend(self.spawn_lane(vec![Job::Force { actor, hook }]));
             }
-        }
-        // An interrupt of these stages still running on its stage's lane gets the kill grace too,
-        // so that one returning in time is not reported as blocked (S06). The queues were drained
-        // above, so such a lane finishes (and wakes us) as soon as that interrupt returns.
-        let mut dispatched: Vec<_> = self
-            .lanes
-            .iter()
-            .filter(|lane| {
-                lane.state
-                    .lock()
-                    .running
-                    .is_some_and(|(actor, _)| stages.contains(&self.entries[actor].stage))
-            })
-            .cloned()
-            .collect();
-        dispatched.extend(self.dispatch(interrupts, cause));
-        for force in forces {
-            dispatched.extend(self.dispatch(vec![force], cause));
         }
         let drained = move |core: &Core<E>| {
-            stages.clone().all(|stage| core.live.count(stage) == 0)
-                && dispatched.iter().all(|lane| lane.state.lock().finished)
+            core.live.count(stage) == 0 && watched.iter().all(|lane| lane.is_idle())
         };
-        loop {
-            match self.wait(deadline, &drained) {
-                // In the final escalation (`last`) everything is already escalated: one more stop
-                // request (a third SIGTERM) must not cut the kill grace short, or actors about to
-                // return would be reported abandoned.
-                Wait::Escalated if last => continue,
-                wait => return wait,
+        while self.wait(deadline, &drained) == Wait::Escalated {
+            if self.escalating.is_none() {
+                self.escalating = Some(self.requested_escalation());
             }
         }
+        // Whatever is still queued behind a hook that outlived the kill grace moves on, so that
+        // later stages' interrupts are not stuck behind it.
+        self.unblock();
     }
 
-    fn end_stage(&mut self, stage: usize, begin: Duration, expired: bool) {
+    fn end_stage(
+        &mut self,
+        stage: usize,
+        begin: Duration,
+        expired: bool,
+        escalation: Option<Escalation>,
+    ) {
         let elapsed = self.now().saturating_sub(begin);
-        self.stage_reports[stage].elapsed = Some(elapsed);
-        self.stage_reports[stage].expired = expired;
-        self.core.emit(Event::StageEnded {
+        let report = &mut self.stage_reports[stage];
+        report.elapsed = Some(elapsed);
+        report.expired = expired;
+        report.escalation = escalation;
+        self.core.emit(Note::StageEnded {
             index: stage,
-            stage: &self.stages[stage].name,
             elapsed,
             expired,
         });
     }
 
-    fn call_inline(&mut self, actor: usize, cause: &Arc<Cause<E>>) {
-        if let Some(interrupt) = self.entries[actor].interrupt.take() {
-            self.call_job_inline(Job::Interrupt(actor, interrupt), cause);
-        }
-    }
-
-    fn call_job_inline(&mut self, job: Job<E>, cause: &Arc<Cause<E>>) {
-        let (actor, kind) = job.meta();
-        if kind == JobKind::Interrupt {
-            self.core.emit(Event::Interrupting {
-                actor: &self.core.names[actor],
-            });
-        }
-        let result = job.call(Some(cause));
-        self.record(actor, kind, result.err());
-    }
-
-    fn record(&mut self, actor: usize, kind: JobKind, panic: Option<Payload>) {
-        let entry = &mut self.entries[actor];
-        match (kind, panic) {
-            (JobKind::Interrupt, None) => entry.interrupt_outcome = InterruptOutcome::Returned,
-            (JobKind::Interrupt, Some(payload)) => {
-                entry.interrupt_outcome = InterruptOutcome::Panicked(payload);
+    /// Records what the lanes did, closes them, and joins every thread that is done.
+    fn close_lanes(&mut self) -> Vec<usize> {
+        let mut blocked = Vec::new();
+        for LaneThread { lane, thread } in std::mem::take(&mut self.lanes) {
+            let Closed {
+                done,
+                blocked: stuck,
+                skipped,
+            } = lane.close();
+            for (actor, hook, panic) in done {
+                let outcome = match panic {
+                    None => HookOutcome::Returned,
+                    Some(payload) => HookOutcome::Panicked(payload),
+                };
+                self.entries[actor].record(hook, outcome);
             }
-            (JobKind::Force, panic) => entry.force_failed |= panic.is_some(),
-        }
-    }
-
-    /// Hands `jobs` to a new lane. If the lane's thread cannot be spawned, runs them inline.
-    fn dispatch(&mut self, jobs: Vec<Job<E>>, cause: &Arc<Cause<E>>) -> Option<Arc<Lane<E>>> {
-        if jobs.is_empty() {
-            return None;
-        }
-        let lane = Arc::new(Lane {
-            state: Mutex::new(LaneState {
-                queue: jobs.into(),
-                running: None,
-                done: Vec::new(),
-                finished: false,
-            }),
-        });
-        let needs_cause = lane
-            .state
-            .lock()
-            .queue
-            .iter()
-            .any(|job| matches!(job, Job::Interrupt(..)));
-        let (lane_core, lane_ref) = (Arc::clone(&self.core), Arc::clone(&lane));
-        let lane_cause = needs_cause.then(|| Arc::clone(cause));
-        let spawned = thread::Builder::new()
-            .name("rungroup-lane".to_owned())
-            .spawn(move || lane_main(lane_core, lane_ref, lane_cause));
-        match spawned {
-            Ok(handle) => drop(handle),
-            Err(_) => {
-                // No thread for the lane: fall back to calling the hooks here (as without
-                // deadlines). Nothing is lost; only the deadline cannot interrupt these calls.
-                let jobs: Vec<_> = lane.state.lock().queue.drain(..).collect();
-                for job in jobs {
-                    self.call_job_inline(job, cause);
+            for job in skipped {
+                let (actor, hook) = job.meta();
+                self.entries[actor].record(hook, HookOutcome::Skipped);
+                self.entries[actor].discard(job);
+            }
+            match stuck {
+                Some((actor, hook)) => {
+                    self.entries[actor].record(hook, HookOutcome::Blocked);
+                    blocked.push(actor);
+                    // Inside user code: cannot be joined, must not be detached (see the module doc).
+                    std::mem::forget(thread);
                 }
-                return None;
+                // Closed and idle: the thread ends without running user code.
+                None => {
+                    let _ = thread.join();
+                }
             }
         }
-        self.lanes.push(Arc::clone(&lane));
-        Some(lane)
+        self.hook_lane = None;
+        blocked
     }
 
     /// Builds the report: every actor's fate, every hook that did not return, the run's error.
@@ -753,43 +875,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
         winner: Option<Winner>,
         triggered_at: Duration,
         teardown: Duration,
-        spawn_error: Option<(usize, io::Error)>,
+        spawn_error: Option<SpawnError>,
     ) -> Report<E> {
-        // Hooks still on lanes did not return in time. Each lane is judged in one look, under its
-        // lock: one still calling or holding hooks is blocked (and may still hold the cause); one
-        // with no hook left is at most dropping its cause and saying so, which runs no user code,
-        // so it is waited for. Judging in two looks (wait, then inspect) let a hook return in
-        // between: its lane was judged not blocked while it still held the cause, and an `Err`
-        // first exit came back as `Ok(())` (R09; the Spin model's K2).
-        let lanes = std::mem::take(&mut self.lanes);
-        let mut blocked_hooks = Vec::new();
-        for lane in lanes {
-            let mut state = lane.state.lock();
-            if !state.finished && state.running.is_none() && state.queue.is_empty() {
-                drop(state);
-                while self.wait(None, |_| lane.state.lock().finished) == Wait::Escalated {}
-                state = lane.state.lock();
-            }
-            for (actor, kind, panic) in state.done.drain(..) {
-                self.record(actor, kind, panic);
-            }
-            let pending = state
-                .running
-                .into_iter()
-                .chain(state.queue.iter().map(Job::meta));
-            for (actor, kind) in pending {
-                match kind {
-                    JobKind::Interrupt => {
-                        self.entries[actor].interrupt_outcome = InterruptOutcome::Blocked;
-                    }
-                    JobKind::Force => self.entries[actor].force_failed = true,
-                }
-                blocked_hooks.push(actor);
-            }
-        }
-        // The first exit's value comes back out of the cause; if a blocked interrupt still holds
-        // the cause, it cannot (only possible with deadlines), and the report says so.
-        // A cause still held is looked at once more: only an `Err` has a value to keep.
+        // Every lane is judged in one look under its lock: one still inside a hook is blocked (and
+        // may still hold the cause); one that is not holds no reference to the cause (a job drops
+        // its reference before the lane says it is done), so the first exit's value comes back.
+        let mut blocked_hooks = self.close_lanes();
         let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
             Ok(Cause::Exit { result, .. }) => (Some(result), false),
             Ok(_) => (None, false),
@@ -800,7 +891,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let mut abandoned = Vec::new();
         let mut winner = winner;
         let mut winner_result = winner_result;
-        for (index, entry) in self.entries.into_iter().enumerate() {
+        let entries = std::mem::take(&mut self.entries);
+        for (index, mut entry) in entries.into_iter().enumerate() {
             let name = self.core.names[index].clone();
             let (outcome, exited_at, first) = match &mut winner {
                 Some(w) if w.index == index => {
@@ -825,12 +917,25 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         (outcome, Some(at), false)
                     }
                     None => {
-                        self.core.emit(Event::Abandoned { actor: &name });
+                        self.core.emit(Note::Abandoned { actor: index });
                         abandoned.push(name.clone());
                         (Outcome::Abandoned, None, false)
                     }
                 },
             };
+            if let Some(thread) = entry.thread.take() {
+                if matches!(outcome, Outcome::Abandoned) {
+                    // Still inside its execute: kept, not detached (see the module doc).
+                    std::mem::forget(thread);
+                } else {
+                    // Its execute has returned: the thread is at most running its exit.
+                    let _ = thread.join();
+                }
+            }
+            // Hooks never needed (a force hook of an actor never escalated) are dropped here.
+            let (interrupt, force) = (entry.interrupt.take(), entry.force.take());
+            entry.discard(interrupt);
+            entry.discard(force);
             actors.push(ActorReport {
                 name,
                 stage: entry.stage,
@@ -840,40 +945,78 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 first,
                 interrupt: entry.interrupt_outcome,
                 escalated: entry.escalated,
-                force_failed: entry.force_failed,
+                force: entry.force_outcome,
+                drop_panics: entry.drop_panics,
             });
         }
         blocked_hooks.sort_unstable();
         blocked_hooks.dedup();
-        let blocked_hooks: Vec<String> = blocked_hooks
+        let hooks: Vec<String> = blocked_hooks
             .into_iter()
             .map(|actor| {
-                let name = &actors[actor].name;
-                if !abandoned.contains(name) {
-                    self.core.emit(Event::Abandoned { actor: name });
+                if !matches!(actors[actor].outcome, Outcome::Abandoned) {
+                    self.core.emit(Note::Abandoned { actor });
                 }
-                name.clone()
+                actors[actor].name.clone()
             })
             .collect();
+        let skipped: Vec<String> = actors
+            .iter()
+            .filter(|actor| matches!(actor.interrupt, HookOutcome::Skipped))
+            .map(|actor| actor.name.clone())
+            .collect();
+        // The observer hears of the abandonments above before it is let go.
+        let observer_missed = self.finish_observer();
         self.core.clock.stop(self.core.control.wake_pair());
 
         let mut report = Report {
             trigger,
             actors,
-            stages: self.stage_reports,
+            stages: std::mem::take(&mut self.stage_reports),
             triggered_at: Some(triggered_at),
             teardown: Some(teardown),
             error: None,
+            observer_missed,
         };
-        report.error = if let Some((index, source)) = spawn_error {
-            Some(Error::Spawn {
-                actor: report.actors[index].name.clone(),
-                source,
+        let first_escalation = report
+            .stages
+            .iter()
+            .find_map(|stage| stage.escalation.clone());
+        let escalated: Vec<String> = report.escalated().map(str::to_owned).collect();
+        report.error = if let Some(error) = spawn_error {
+            Some(match error {
+                SpawnError::Actor(index, source) => Error::Spawn {
+                    actor: report.actors[index].name.clone(),
+                    source,
+                },
+                SpawnError::Helper(source) => Error::Helper {
+                    thread: "hook",
+                    skipped: Vec::new(),
+                    source,
+                },
             })
-        } else if !abandoned.is_empty() || !blocked_hooks.is_empty() {
+        } else if !abandoned.is_empty() || !hooks.is_empty() {
             Some(Error::Abandoned {
                 actors: abandoned,
-                interrupts: blocked_hooks,
+                hooks,
+                skipped,
+                trigger: report.trigger_summary(),
+            })
+        } else if let Some((source, mut actors)) = self.lane_error.take() {
+            actors.sort_unstable();
+            actors.dedup();
+            Some(Error::Helper {
+                thread: "hook",
+                skipped: actors
+                    .into_iter()
+                    .map(|actor| report.actors[actor].name.clone())
+                    .collect(),
+                source,
+            })
+        } else if let (Some(by), false) = (first_escalation, escalated.is_empty()) {
+            Some(Error::Escalated {
+                actors: escalated,
+                by,
                 trigger: report.trigger_summary(),
             })
         } else {
@@ -887,7 +1030,37 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     .any(|actor| matches!(actor.outcome, Outcome::Retained)),
             "rungroup: a retained first exit without a blocked hook would read as success"
         );
+        // The last reference to the shared state, unless an abandoned thread holds one: the
+        // observer's captures may be dropped here, and a panic there must not cost the report.
+        unwind::drop_quietly(self.core);
         report
+    }
+
+    /// Lets the observer thread (if any) deliver what is queued, for at most one kill grace when
+    /// a deadline is configured; gives up on it after that. Returns how many events it missed.
+    fn finish_observer(&mut self) -> usize {
+        self.core.herald.close();
+        let Some(thread) = self.observer_thread.take() else {
+            return 0;
+        };
+        let grace = self
+            .kill_grace
+            .map_or(OBSERVER_GRACE, |k| k.max(OBSERVER_GRACE));
+        let deadline = Some(self.now().saturating_add(grace));
+        loop {
+            match self.wait(deadline, |core| core.herald.is_done()) {
+                Wait::Done => {
+                    let _ = thread.join();
+                    return 0;
+                }
+                Wait::Escalated => {}
+                Wait::Expired => {
+                    // Stuck in the observer: kept, not detached (see the module doc).
+                    std::mem::forget(thread);
+                    return self.core.herald.abandon();
+                }
+            }
+        }
     }
 }
 
@@ -895,5 +1068,24 @@ fn min_deadline(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+
+    /// The map check lets through what fits and names the first thread that does not.
+    #[test]
+    fn maps_fit_names_the_first_thread_past_the_limit() {
+        assert!(maps_fit(100, 1000, 65530).is_ok());
+        let (first, error) = maps_fit(20_000, 1000, 65530).unwrap_err();
+        assert_eq!(first, (65530 - 1000 - MAP_HEADROOM) / MAPS_PER_THREAD);
+        assert!(
+            error.to_string().contains("vm.max_map_count = 65530"),
+            "{error}"
+        );
+        // A process already past its limit fits nothing.
+        assert_eq!(maps_fit(1, 70_000, 65530).unwrap_err().0, 0);
     }
 }

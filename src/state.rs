@@ -81,6 +81,10 @@ pub(crate) struct Wake {
     pub(crate) external: Option<Trigger>,
     /// Stop requests received after the trigger: each one escalates (S05).
     pub(crate) escalations: usize,
+    /// The first of those requests, for the report ([`Escalation::Request`]).
+    ///
+    /// [`Escalation::Request`]: crate::Escalation::Request
+    pub(crate) escalated_by: Option<Trigger>,
 }
 
 /// What a request to stop achieved.
@@ -167,6 +171,7 @@ impl Control {
             Err(state) if state & PHASE_MASK == FINISHED || !escalate => Requested::Ignored,
             Err(_) => {
                 wake.escalations += 1;
+                wake.escalated_by.get_or_insert(trigger);
                 Requested::Escalated
             }
         };

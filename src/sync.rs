@@ -68,10 +68,10 @@ pub(crate) mod atomic {
 
 pub(crate) mod thread {
     #[cfg(not(any(loom, shuttle)))]
-    pub(crate) use std::thread::Builder;
+    pub(crate) use std::thread::{Builder, JoinHandle};
 
     #[cfg(any(loom, shuttle))]
-    pub(crate) use super::model::thread::Builder;
+    pub(crate) use super::model::thread::{Builder, JoinHandle};
 }
 
 use std::time::Duration;

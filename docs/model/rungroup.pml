@@ -130,7 +130,7 @@ bit  gave_up;                   /* an escalation wait ended with its range not d
 bit  returned;                  /* run() has returned */
 byte wcode;                     /* which wait the runner is parked in (watchdog) */
 byte stage_cur, esc_from, esc_to, esc_lane;
-bit  rep_blocked[N];            /* report: InterruptOutcome::Blocked */
+bit  rep_blocked[N];            /* report: HookOutcome::Blocked */
 bit  abandoned[N];              /* report: Outcome::Abandoned */
 byte result = RES_NONE;
 

@@ -118,6 +118,10 @@ pub(crate) enum Ev {
     Triggered(String),
     StageBegun(usize),
     Interrupting(String),
+    /// An interrupt (not a force hook) returned or panicked, and the group recorded it.
+    Interrupted(String),
+    /// A force hook returned or panicked, and the group recorded it.
+    ForceReturned(String),
     Exited(String),
     StageEnded(usize, bool),
     Escalated(String),
@@ -131,6 +135,16 @@ impl Ev {
             Event::Triggered { cause } => Ev::Triggered((*cause).to_owned()),
             Event::StageBegun { index, .. } => Ev::StageBegun(*index),
             Event::Interrupting { actor } => Ev::Interrupting((*actor).to_owned()),
+            Event::HookReturned {
+                actor,
+                hook: "interrupt",
+                ..
+            } => Ev::Interrupted((*actor).to_owned()),
+            Event::HookReturned {
+                actor,
+                hook: "force",
+                ..
+            } => Ev::ForceReturned((*actor).to_owned()),
             Event::ActorExited { actor, .. } => Ev::Exited((*actor).to_owned()),
             Event::StageEnded { index, expired, .. } => Ev::StageEnded(*index, *expired),
             Event::Escalated { actor } => Ev::Escalated((*actor).to_owned()),
@@ -352,4 +366,24 @@ pub(crate) fn until_interrupted<E: 'static>(
             drop(tx);
         },
     )
+}
+
+/// Asserts that the run's error is exactly [`Error::Escalated`] (issue 10, item 10: every actor
+/// returned, but some only after escalation, so the run is not a success), naming exactly the
+/// actors the report marks escalated, and that nothing was abandoned.
+#[track_caller]
+pub(crate) fn assert_escalated_cleanly<E>(report: &rungroup::Report<E>)
+where
+    E: std::fmt::Display,
+{
+    let escalated: Vec<String> = report.escalated().map(str::to_owned).collect();
+    assert!(!escalated.is_empty(), "{report}");
+    match report.error() {
+        Some(rungroup::Error::Escalated { actors, .. }) => {
+            assert_eq!(actors, &escalated, "{report}")
+        }
+        other => panic!("expected Error::Escalated, got {other:?}\n{report}"),
+    }
+    assert_eq!(report.abandoned().count(), 0, "{report}");
+    assert_eq!(report.exit_code(), 3, "{report}");
 }

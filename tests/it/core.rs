@@ -7,7 +7,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use rungroup::{
-    BoxError, Cause, Error, Group, InterruptOutcome, Outcome, Policy, Report, StopOutcome, Trigger,
+    BoxError, Cause, Error, Group, HookOutcome, Outcome, Policy, Report, StopOutcome, Trigger,
 };
 
 use crate::common::{
@@ -176,7 +176,7 @@ fn r03_ok_exit_begins_teardown() {
     assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
     assert!(matches!(
         report.actors()[0].interrupt,
-        InterruptOutcome::Returned
+        HookOutcome::Returned
     ));
     assert_eq!(interrupted.get(), 1);
     assert!(report.into_result().is_ok());
@@ -284,7 +284,7 @@ fn r04_interrupt_of_an_already_exited_actor_is_called() {
     let sidecar = &report.actors()[0];
     assert!(matches!(sidecar.outcome, Outcome::Ok));
     assert!(!sidecar.first);
-    assert!(matches!(sidecar.interrupt, InterruptOutcome::Returned));
+    assert!(matches!(sidecar.interrupt, HookOutcome::Returned));
     assert_eq!(report.first_exit().unwrap().name, "main");
 }
 
@@ -679,7 +679,7 @@ fn r11_escalated_force_hook_captures_are_dropped_before_run_returns() {
         1,
         "the force hook and its captures are gone"
     );
-    assert!(report.error().is_none(), "{report}");
+    crate::common::assert_escalated_cleanly(&report);
     assert!(report.actors()[0].escalated);
-    assert!(!report.actors()[0].force_failed);
+    assert!(matches!(report.actors()[0].force, HookOutcome::Returned));
 }

@@ -4,7 +4,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rungroup::{BoxError, Cause, Error, Group, InterruptOutcome, Outcome, Report, Stage, Trigger};
+use rungroup::{BoxError, Cause, Error, Group, HookOutcome, Outcome, Report, Stage, Trigger};
 
 use crate::common::{
     Counter, Drops, Log, on_lanes, payload_text, report_of, run_catching, until_interrupted,
@@ -146,8 +146,8 @@ fn panicking_interrupt(deadlines: bool) {
         .actors()
         .iter()
         .map(|actor| match &actor.interrupt {
-            InterruptOutcome::Returned => "returned",
-            InterruptOutcome::Panicked(payload) => {
+            HookOutcome::Returned => "returned",
+            HookOutcome::Panicked(payload) => {
                 assert_eq!(payload_text(payload), "interrupt boom");
                 "panicked"
             }
@@ -253,14 +253,14 @@ fn f03_spawn_failure_report_marks_the_rest_not_started() {
     for (index, actor) in report.actors().iter().enumerate() {
         if index < k {
             assert!(matches!(actor.outcome, Outcome::Ok), "{}", actor.name);
-            assert!(matches!(actor.interrupt, InterruptOutcome::Returned));
+            assert!(matches!(actor.interrupt, HookOutcome::Returned));
         } else {
             assert!(
                 matches!(actor.outcome, Outcome::NotStarted),
                 "{}",
                 actor.name
             );
-            assert!(matches!(actor.interrupt, InterruptOutcome::NotCalled));
+            assert!(matches!(actor.interrupt, HookOutcome::NotCalled));
             assert!(actor.exited_at.is_none());
         }
     }

@@ -22,7 +22,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use rungroup::{Group, InterruptOutcome, Outcome, Policy, Trigger};
+use rungroup::{Group, HookOutcome, Outcome, Policy, Trigger};
 
 /// How an execute ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,7 +365,7 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
                 actor.stage,
                 actor.policy,
                 actor.first,
-                matches!(actor.interrupt, InterruptOutcome::Panicked(_)),
+                matches!(actor.interrupt, HookOutcome::Panicked(_)),
             )
         })
         .collect();
