@@ -369,7 +369,7 @@ fn r09_first_exit_error_survives_a_hook_returning_at_the_deadline() {
                 }
                 (Outcome::Err(_) | Outcome::Retained, HookOutcome::Blocked, Some(error)) => {
                     assert!(
-                        matches!(error, rungroup::Error::Abandoned { interrupts, .. }
+                        matches!(error, rungroup::Error::Abandoned { hooks: interrupts, .. }
                             if interrupts == &[name(0)]),
                         "{error}"
                     );

@@ -156,7 +156,10 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                 }
             },
             move |cause: &Cause<E>| {
-                let _ = stop.stop(format!("outer group teardown: {}", cause.summary()));
+                // Not an escalation: an inner teardown already under way goes on at its own pace.
+                let _ = stop.request_first(Trigger::Stop {
+                    reason: format!("outer group teardown: {}", cause.summary()),
+                });
             },
         );
         handle

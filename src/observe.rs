@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::state::Control;
 use crate::sync::thread::{self, JoinHandle};
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Condvar, Frozen, Mutex};
 use crate::unwind;
 
 pub(crate) type Observer = Arc<dyn Fn(&Event<'_>) + Send + Sync + 'static>;
@@ -213,8 +213,8 @@ impl Note {
 /// budget it is called on a helper thread of its own, through a queue, so that it can never hold
 /// the runner past a deadline (S08); the runner waits for it only a bounded time at the end.
 pub(crate) struct Herald {
-    names: Arc<[String]>,
-    stages: Arc<[String]>,
+    names: Frozen<[String]>,
+    stages: Frozen<[String]>,
     observer: Option<Observer>,
     queue: Option<Arc<Queue>>,
 }
@@ -240,8 +240,8 @@ impl Herald {
     /// Starts delivering to `observer`; on its own thread when `threaded`. The thread reports its
     /// end to `control` (the runner's wake-up).
     pub(crate) fn start(
-        names: Arc<[String]>,
-        stages: Arc<[String]>,
+        names: Frozen<[String]>,
+        stages: Frozen<[String]>,
         observer: Option<Observer>,
         threaded: bool,
         control: &Arc<Control>,
@@ -260,7 +260,7 @@ impl Herald {
             cond: Condvar::new(),
         });
         let thread_queue = Arc::clone(&queue);
-        let (thread_names, thread_stages) = (Arc::clone(&names), Arc::clone(&stages));
+        let (thread_names, thread_stages) = (Frozen::clone(&names), Frozen::clone(&stages));
         let control = Arc::clone(control);
         let thread_observer = Arc::clone(shared);
         let spawned = thread::Builder::new()

@@ -464,12 +464,14 @@ impl<E> Report<E> {
 
     /// What [`Group::run`](crate::Group::run) returns for this run:
     ///
-    /// 1. a run error (spawn failure, abandonment, escalation) becomes `Err(E::from(error))`;
+    /// 1. a failure of the run itself (spawn failure, abandonment) becomes `Err(E::from(error))`;
     /// 2. otherwise a panic is resumed on the caller, as `std::thread::scope` does: the first
     ///    exit's, if it panicked, else the first in registration order, executes before
     ///    interrupts before force hooks before drops;
-    /// 3. otherwise the first exit's result, unchanged (R09), or `Ok(())` when teardown was
-    ///    requested (stop handle, signal) or every actor exited without triggering it.
+    /// 3. otherwise the first exit's error, unchanged (R09): the reason the group stopped is never
+    ///    replaced, even when teardown then had to escalate (the report still says so);
+    /// 4. otherwise an escalation ([`Error::Escalated`]): work may have been lost, so never `Ok`;
+    /// 5. otherwise `Ok(())`: an `Ok` first exit, a stop request or signal, or every actor done.
     ///
     /// The other actors' values are dropped here; a panic in one of those drops is caught and
     /// discarded, so that it cannot replace the run's result.
@@ -487,17 +489,24 @@ impl<E> Report<E> {
             Trigger::Exit { actor } => Some(actor),
             _ => None,
         };
-        let result = if let Some(error) = error {
-            Err(E::from(error))
-        } else if let Some(payload) = take_panic(&mut actors, first) {
+        let escalated = match error {
+            Some(error @ Error::Escalated { .. }) => Some(error),
+            Some(error) => {
+                unwind::drop_quietly(actors);
+                return Err(E::from(error));
+            }
+            None => None,
+        };
+        if let Some(payload) = take_panic(&mut actors, first) {
             unwind::drop_quietly(actors);
+            unwind::drop_quietly(escalated);
             std::panic::resume_unwind(payload);
-        } else {
+        }
+        let result =
             match first.map(|index| std::mem::replace(&mut actors[index].outcome, Outcome::Ok)) {
                 Some(Outcome::Err(error)) => Err(error),
-                _ => Ok(()),
-            }
-        };
+                _ => escalated.map_or(Ok(()), |error| Err(E::from(error))),
+            };
         unwind::drop_quietly(actors);
         result
     }
@@ -509,9 +518,9 @@ impl<E> Report<E> {
     /// |---|---|
     /// | 1 | an actor's thread could not be spawned ([`Error::Spawn`], [`Error::Helper`]) |
     /// | 4 | an actor or hook was abandoned ([`Error::Abandoned`]) |
-    /// | 3 | an actor had to be escalated: it returned, but only after a deadline or a second stop request ([`Error::Escalated`]) |
     /// | 101 | user code panicked (Rust's own exit status for a panicking `main`) |
     /// | 1 | the first exit returned an error |
+    /// | 3 | an actor had to be escalated: it returned, but only after a deadline or a second stop request ([`Error::Escalated`]) |
     /// | 128 + n | a clean teardown that signal n began (the shell's convention for "terminated by signal n": 143 for SIGTERM; systemd counts it a success with `SuccessExitStatus=143`) |
     /// | 0 | a clean teardown otherwise: a stop request, an `Ok` first exit, every actor done |
     ///
@@ -529,8 +538,7 @@ impl<E> Report<E> {
         match &self.error {
             Some(Error::Spawn { .. } | Error::Helper { .. }) => return 1,
             Some(Error::Abandoned { .. }) => return 4,
-            Some(Error::Escalated { .. }) => return 3,
-            None => {}
+            _ => {}
         }
         if self.panicked() {
             return 101;
@@ -540,6 +548,9 @@ impl<E> Report<E> {
             .is_some_and(|actor| matches!(actor.outcome, Outcome::Err(_) | Outcome::Retained))
         {
             return 1;
+        }
+        if matches!(self.error, Some(Error::Escalated { .. })) {
+            return 3;
         }
         match self.trigger {
             Trigger::Signal { signal } => u8::try_from(128 + signal.clamp(0, 127)).unwrap_or(1),

@@ -50,7 +50,7 @@ use crate::report::{
 };
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::sync::thread::{self, JoinHandle};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Frozen, Mutex};
 use crate::unwind;
 
 /// What a finished execute left behind: its result (or panic) and when it ended.
@@ -65,7 +65,7 @@ pub(crate) struct Core<E> {
     live: Live,
     /// One slot per actor, written once by that actor's thread (its only lock).
     slots: Box<[Mutex<Option<Exit<E>>>]>,
-    names: Arc<[String]>,
+    names: Frozen<[String]>,
     clock: RunClock,
     herald: Herald,
 }
@@ -186,6 +186,9 @@ struct Runner<E> {
     escalating: Option<Escalation>,
     /// The lane the next interrupts go to; `None` after it was retired.
     hook_lane: Option<Arc<Lane<E>>>,
+    /// Interrupts taken from a lane retired at the end of an escalation: they go first to the
+    /// next stage's lane, or are skipped if no stage is left.
+    carried: Vec<Job<E>>,
     lanes: Vec<LaneThread<E>>,
     /// The first failure to spawn a lane, and the actors whose hooks it left uncalled.
     lane_error: Option<(io::Error, Vec<usize>)>,
@@ -224,8 +227,8 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             escalation: None,
         })
         .collect();
-    let names: Arc<[String]> = actors.iter().map(|actor| actor.name.clone()).collect();
-    let stage_names: Arc<[String]> = stages.iter().map(|stage| stage.name.clone()).collect();
+    let names: Frozen<[String]> = actors.iter().map(|actor| actor.name.clone()).collect();
+    let stage_names: Frozen<[String]> = stages.iter().map(|stage| stage.name.clone()).collect();
 
     if actors.is_empty() {
         // R01: nothing to start, nothing to call.
@@ -304,6 +307,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         escalations_seen: 0,
         escalating: None,
         hook_lane: None,
+        carried: Vec::new(),
         lanes: Vec::new(),
         lane_error: None,
         observer_thread,
@@ -727,7 +731,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     /// Hands interrupts to the hook lane, behind any it still has queued; starts a fresh hook
     /// lane if the last one was retired.
-    fn send(&mut self, jobs: Vec<Job<E>>) {
+    fn send(&mut self, mut jobs: Vec<Job<E>>) {
+        if !self.carried.is_empty() {
+            jobs.splice(0..0, std::mem::take(&mut self.carried));
+        }
         if jobs.is_empty() {
             return;
         }
@@ -805,9 +812,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 self.escalating = Some(self.requested_escalation());
             }
         }
-        // Whatever is still queued behind a hook that outlived the kill grace moves on, so that
-        // later stages' interrupts are not stuck behind it.
-        self.unblock();
+        // Whatever is still queued behind a hook that outlived the kill grace goes ahead of the
+        // next stage's interrupts, on a fresh lane, so that they are not stuck behind it; if no
+        // stage is left, it is skipped (never called, and reported so).
+        if let Some(lane) = self.hook_lane.take_if(|lane| lane.is_calling()) {
+            self.carried = lane.retire();
+        }
     }
 
     fn end_stage(
@@ -880,6 +890,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // Every lane is judged in one look under its lock: one still inside a hook is blocked (and
         // may still hold the cause); one that is not holds no reference to the cause (a job drops
         // its reference before the lane says it is done), so the first exit's value comes back.
+        for job in std::mem::take(&mut self.carried) {
+            let (actor, hook) = job.meta();
+            self.entries[actor].record(hook, HookOutcome::Skipped);
+            self.entries[actor].discard(job);
+        }
         let mut blocked_hooks = self.close_lanes();
         let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
             Ok(Cause::Exit { result, .. }) => (Some(result), false),

@@ -58,6 +58,39 @@ impl StopHandle {
         })
     }
 
+    /// Asks the group to tear down because the process received `signal`, which the caller
+    /// handles by its own means (an async runtime's signal stream, say): the cause is
+    /// [`Cause::Signal`](crate::Cause::Signal), as with the `signal` feature's actor, and a clean
+    /// teardown maps to exit status 128 + `signal` ([`Report::exit_code`](crate::Report::exit_code)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Trigger};
+    ///
+    /// let mut group = Group::new();
+    /// let stop = group.stop_handle();
+    /// group.add_token(|token| { token.wait(); Ok(()) });
+    /// stop.stop_signal(15); // SIGTERM, as seen by your own handler
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: 15 });
+    /// assert_eq!(report.exit_code(), 143);
+    /// ```
+    pub fn stop_signal(&self, signal: i32) -> StopOutcome {
+        self.request(Trigger::Signal { signal })
+    }
+
+    /// A request that triggers teardown if nothing has yet, and is otherwise ignored rather than
+    /// escalating: what a nested group's interrupt sends (an ordinary interrupt of the outer group
+    /// must not escalate an inner teardown already under way).
+    pub(crate) fn request_first(&self, trigger: Trigger) -> StopOutcome {
+        match self.control.request(trigger, false) {
+            Requested::Triggered => StopOutcome::Triggered,
+            Requested::Escalated | Requested::Ignored => StopOutcome::Ignored,
+        }
+    }
+
     pub(crate) fn request(&self, trigger: Trigger) -> StopOutcome {
         match self.control.request(trigger, true) {
             Requested::Triggered => StopOutcome::Triggered,

@@ -38,6 +38,11 @@ pub(crate) use std::sync::Arc;
 #[cfg(any(loom, shuttle))]
 pub(crate) use model::sync::Arc;
 
+/// Immutable data shared by the runner's threads (actor and stage names): always std's `Arc`.
+/// It is written once, before any thread it is shared with exists, so there is nothing for a
+/// model checker to explore in it.
+pub(crate) type Frozen<T> = std::sync::Arc<T>;
+
 /// `Arc::new(value)` where the expected type is an unsized `Arc<dyn Trait>`.
 ///
 /// std's `Arc` coerces at the call site; loom's cannot, so under loom the value is first unsized

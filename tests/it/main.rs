@@ -10,6 +10,7 @@ mod common;
 mod core;
 mod failure;
 mod helpers;
+mod hostile;
 mod model;
 mod report;
 mod stages;
