@@ -16,34 +16,77 @@
 //!   something else triggered teardown first, the first signal escalates. After its escalation the
 //!   actor forwards no more signals: the kernel and `signal-hook` coalesce pending signals, so the
 //!   count of a storm carries no meaning, and a storm is exactly one trigger and one escalation.
-//! - **Deregisters when it exits**: the actor's execute owns the `signal-hook` registration and
-//!   drops it when it returns.
+//! - **Deregisters when it exits**, and gives its signals their default action back once no
+//!   signal actor of the process listens for them (see *What a signal does when no actor
+//!   listens*).
+//!
+//! # What a signal does when no actor listens
+//!
+//! `signal-hook` installs one process-wide handler per signal and keeps it after the last
+//! registration is dropped; on its own, a SIGTERM sent after `run` returned would reach that
+//! handler, find nobody, and be swallowed: the process could no longer be stopped. Go's
+//! `signal.Stop` restores the default instead, and so does this module: the first time a signal
+//! actor listens for a signal, it also registers, once for the life of the process,
+//! `signal-hook`'s *conditional default* for it (`flag::register_conditional_default`), whose
+//! flag says "run the default action". A global count of the signal actors listening for each
+//! signal, under a mutex ([`DISPOSITIONS`]), keeps the flag `false` while at least one listens and
+//! sets it back to `true` when the last one stops. Hence:
+//!
+//! - two groups listening at once both see the signal, and it kills the process only after both
+//!   have stopped listening; a group run after another listens again (the count goes back up);
+//! - an actor interrupted before it registered (R07) never counts, so it changes nothing;
+//! - an actor stops counting when its interrupt is called (before it closes its iterator), or
+//!   when its execute ends in any other way, a panicking callback included (a drop guard);
+//! - what comes back is the **default action**, as `signal-hook` emulates it: SIGTERM, SIGINT,
+//!   SIGHUP, SIGUSR1 and the like terminate the process by that signal; signals whose default is
+//!   to ignore (SIGWINCH, SIGURG, SIGCHLD, SIGCONT) stay ignored; the job-control stops
+//!   (SIGTSTP, SIGTTIN, SIGTTOU) stop the process. A signal `signal-hook` has no table entry for
+//!   (on Linux: SIGPWR, SIGSTKFLT, the real-time signals, all of which terminate by default) ends
+//!   the process with `_exit(128 + n)` instead: the status a shell shows for death by signal `n`,
+//!   though `waitpid` sees an exit, not a signal.
+//! - what does **not** come back is a disposition the process had before: a signal it ignored
+//!   (nohup's SIGHUP, the SIGINT and SIGQUIT of a background job in a non-interactive shell) is
+//!   no longer ignored once a signal actor has listened for it; when no actor listens any more,
+//!   it terminates the process. And the default action runs even if something else in the
+//!   process also handles that signal through `signal-hook` (its handler may not even run): do
+//!   not put a signal in a [`SignalSet`] that the program also handles elsewhere.
+//!
+//! The conditional default is registered before the actor's own `Signals`, so that a delivery
+//! decides on the default action before the actor can see it (see [`listen`]). Until the
+//! actor's count goes up, a signal runs its default action, as it would have before any handler;
+//! [`SignalSet::on_listening`] tells when that window has closed.
 //!
 //! # Stage placement: torn down last
 //!
 //! A signal actor can only escalate while it listens, and it listens until its own interrupt. An
 //! actor in the default stage would stop listening as soon as teardown began, so a second SIGTERM
-//! during a long drain would be lost (worse: `signal-hook` keeps its process-wide handler installed
-//! after the last registration is dropped, so that SIGTERM would not even kill the process).
+//! during a long drain would not escalate: it would kill the process at once, with no report.
 //! [`Group::add_signals`] therefore puts the actor in **a stage of its own, created at that call,
 //! after every stage that exists then**: call it after your own `add_stage` calls, and the signal
 //! actor keeps listening while every other stage drains, and is interrupted last. With
 //! [`ActorBuilder::add_signals`] you choose the stage yourself; choose the last one.
 //!
 //! The state shared by the execute and the interrupt is one small mutex: the interrupt marks the
-//! actor closed and, if the registration exists, closes its iterator; the execute registers under
-//! the same lock only if the actor is not closed yet. So an interrupt that comes before the execute
-//! has started (R07) means the actor never registers at all.
+//! actor closed, stops counting it as a listener and, if the registration exists, closes its
+//! iterator; the execute registers under the same lock only if the actor is not closed yet. So an
+//! interrupt that comes before the execute has started (R07) means the actor never registers at
+//! all. Lock order: an actor's [`Listener`], then [`DISPOSITIONS`]; user callbacks run under
+//! neither.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
+use std::io;
 
 use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM};
+use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
 use signal_hook::low_level::signal_name;
 
 use crate::group::{ActorBuilder, Group};
 use crate::report::{Cause, Trigger};
 use crate::stop::StopOutcome;
+use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
 use crate::sync::{Arc, Mutex};
 
 /// The largest signal number `signal-hook` can register, plus one.
@@ -67,9 +110,13 @@ const SIGNAL_LIMIT: i32 = 128;
 ///   signals coalesce, so their count means nothing). If something else triggered teardown
 ///   first, its first signal escalates;
 /// - listens until its own interrupt. So it must be torn down last, or a second SIGTERM during a
-///   long drain would be lost (and, as `signal-hook` keeps its process-wide handler after the last
-///   registration is dropped, would not even kill the process). [`Group::add_signals`] puts it in a
-///   stage of its own after every existing stage.
+///   long drain would not escalate but kill the process at once. [`Group::add_signals`] puts it in
+///   a stage of its own after every existing stage;
+/// - once no signal actor of the process listens for a signal any more, gives it back its
+///   **default action** (as Go's `signal.Stop` does): a SIGTERM sent after `run` returned
+///   terminates the process. Not a disposition the process had before: a signal it ignored
+///   (nohup's SIGHUP) terminates it then. Details, and the signals `signal-hook` cannot emulate
+///   the default of, in the crate's `src/signal.rs`.
 ///
 /// # Examples
 ///
@@ -226,6 +273,105 @@ fn describe(signal: i32) -> String {
     }
 }
 
+/// The signals this crate has given a conditional default, each with its [`Disposition`]. Entries
+/// are never removed: `signal-hook` registrations of the conditional default are kept for the life
+/// of the process (registering one per run would pile them up).
+static DISPOSITIONS: process::Mutex<BTreeMap<i32, Disposition>> =
+    process::Mutex::new(BTreeMap::new());
+
+/// Locks [`DISPOSITIONS`]. Its critical sections run no user code and cannot panic halfway, so a
+/// poisoned lock (impossible in practice) still holds consistent counts.
+fn dispositions() -> process::MutexGuard<'static, BTreeMap<i32, Disposition>> {
+    DISPOSITIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One signal's listeners, and the flag of its conditional default.
+struct Disposition {
+    /// How many signal actors listen for the signal now.
+    listeners: usize,
+    /// Read by `signal-hook`'s handler at every delivery of the signal: `true` runs the signal's
+    /// default action. Invariant (under [`DISPOSITIONS`]): `true` exactly when `listeners == 0`.
+    default: process::Arc<AtomicBool>,
+}
+
+/// One signal actor's share of the listener counts, taken by [`listen`]; dropping it gives the
+/// default action back to each of its signals that no other actor listens for.
+struct Listening {
+    signals: Vec<i32>,
+}
+
+/// Registers `signals` for the calling actor (`Signals::new`) and counts it as their listener,
+/// registering each signal's conditional default the first time the process listens for it.
+///
+/// The order is the point. `signal-hook` runs the actions of a signal in registration order, so
+/// the conditional default is registered before the actor's `Signals`: a delivery decides whether
+/// to run the default action before the actor can see it. The other way round, the actor could
+/// see a signal, end teardown and stop listening (arming the default) between the two actions of
+/// that one delivery, which would then kill the process. A new conditional default starts armed
+/// (no listener yet: a delivery before the count goes up runs the default action, as it would have
+/// before any handler); the count goes up only once `Signals` is registered, so no delivery is
+/// ever swallowed with nobody to read it.
+fn listen(signals: &[i32]) -> io::Result<(Signals, Listening)> {
+    // Declared before the guard, so dropped after it: on an error, nothing has been counted yet.
+    let mut listening = Listening {
+        signals: Vec::with_capacity(signals.len()),
+    };
+    let mut dispositions = dispositions();
+    for &signal in signals {
+        if let Entry::Vacant(entry) = dispositions.entry(signal) {
+            let default = process::Arc::new(AtomicBool::new(true));
+            register_default(signal, process::Arc::clone(&default))?;
+            entry.insert(Disposition {
+                listeners: 0,
+                default,
+            });
+        }
+    }
+    let registration = Signals::new(signals)?;
+    for &signal in signals {
+        let disposition = dispositions
+            .get_mut(&signal)
+            .expect("registered by the loop above");
+        disposition.listeners += 1;
+        // ORDERING: SeqCst, like signal-hook's load in the handler. The handler takes no lock, so
+        // nothing but this store's own visibility matters: a delivery after it (on any thread)
+        // reads `false` and leaves the signal to the actors' registrations.
+        disposition.default.store(false, Ordering::SeqCst);
+        listening.signals.push(signal);
+    }
+    drop(dispositions);
+    Ok((registration, listening))
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let mut dispositions = dispositions();
+        for signal in &self.signals {
+            if let Some(disposition) = dispositions.get_mut(signal) {
+                disposition.listeners -= 1;
+                if disposition.listeners == 0 {
+                    // ORDERING: SeqCst, see `listen`: a delivery after this store runs the
+                    // default action.
+                    disposition.default.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+/// Registers, for the life of the process, the conditional default of `signal`: the handler runs
+/// the signal's default action whenever `default` is `true`. For a signal `signal-hook` has no
+/// default-action entry for (on Linux: SIGPWR, SIGSTKFLT, the real-time signals, which all
+/// terminate by default), it ends the process with `_exit(128 + signal)` instead.
+fn register_default(signal: i32, default: process::Arc<AtomicBool>) -> io::Result<()> {
+    if signal_name(signal).is_some() {
+        flag::register_conditional_default(signal, default)?;
+    } else {
+        flag::register_conditional_shutdown(signal, 128 + signal, default)?;
+    }
+    Ok(())
+}
+
 /// What the execute and the interrupt of one signal actor share.
 #[derive(Default)]
 struct Listener {
@@ -233,6 +379,19 @@ struct Listener {
     closed: bool,
     /// The live registration's handle, once the execute has registered.
     handle: Option<Handle>,
+    /// The actor's share of the listener counts, while it listens.
+    listening: Option<Listening>,
+}
+
+/// Stops counting the actor as a listener when its execute ends, however it ends (a callback
+/// may panic), and before its registration is dropped.
+struct Unlisten<'a>(&'a Mutex<Listener>);
+
+impl Drop for Unlisten<'_> {
+    fn drop(&mut self) {
+        let listening = self.0.lock().listening.take();
+        drop(listening);
+    }
 }
 
 impl<E: Send + Sync + 'static> Group<E> {
@@ -271,14 +430,15 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// stage, or it stops listening before the later stages drain; [`Group::add_signals`] does
     /// that for you.
     ///
-    /// The actor registers when it starts, deregisters when it exits, and turns signals into stop
+    /// The actor registers when it starts, deregisters when it exits (giving its signals their
+    /// default action back once no signal actor listens for them), and turns signals into stop
     /// requests: the first is the cause ([`Cause::Signal`]), the next escalates (S05), the rest
     /// of a storm is ignored (see [`SignalSet`]). A force hook set on this builder is kept.
     ///
     /// # Panics
     ///
     /// On the actor's thread (reported like any actor panic, rule F01), if `signal-hook` cannot
-    /// register the signals.
+    /// register the signals, or if the [`SignalSet`]'s `on_listening` callback panics.
     ///
     /// # Examples
     ///
@@ -311,15 +471,18 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                         // R07: interrupted before it started; never registers.
                         return Ok(());
                     }
-                    let registration = Signals::new(&signals).unwrap_or_else(|error| {
+                    let (registration, listening) = listen(&signals).unwrap_or_else(|error| {
                         panic!(
                             "rungroup: signal actor '{name}' could not register {:?}: {error}",
                             signals.iter().map(|&s| describe(s)).collect::<Vec<_>>()
                         )
                     });
                     state.handle = Some(registration.handle());
+                    state.listening = Some(listening);
                     registration
                 };
+                // Declared after `registration`, so dropped before it.
+                let _unlisten = Unlisten(&listener);
                 if let Some(callback) = on_listening {
                     callback();
                 }
@@ -333,17 +496,72 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                             stop.request(Trigger::Signal { signal }) != StopOutcome::Triggered;
                     }
                 }
-                // Dropping `registration` here deregisters the signals.
-                drop(registration);
+                // On return `_unlisten` gives the listener counts back (if the interrupt has not
+                // already), then dropping `registration` deregisters the signals.
                 Ok(())
             },
             move |_: &Cause<E>| {
                 let mut state = interrupt_listener.lock();
                 state.closed = true;
+                // Before the iterator closes: from here on a signal has its default action
+                // (unless another actor listens), never a listener that no longer reads.
+                let listening = state.listening.take();
+                drop(listening);
                 if let Some(handle) = &state.handle {
                     handle.close();
                 }
             },
         );
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use signal_hook::consts::{SIGPROF, SIGXCPU};
+
+    use super::*;
+
+    /// The flag of `signal`'s conditional default, and how many listen.
+    fn disposition(signal: i32) -> (bool, usize) {
+        let dispositions = dispositions();
+        let disposition = &dispositions[&signal];
+        (
+            disposition.default.load(Ordering::SeqCst),
+            disposition.listeners,
+        )
+    }
+
+    /// The second layer of `tests/it/process.rs`: the counts and flags themselves. SIGXCPU and
+    /// SIGPROF are never raised in this test binary, and no other test listens for them.
+    #[test]
+    fn t02_the_default_is_armed_exactly_when_no_actor_listens() {
+        let first = listen(&[SIGXCPU, SIGPROF]).unwrap().1;
+        assert_eq!(disposition(SIGXCPU), (false, 1));
+        assert_eq!(disposition(SIGPROF), (false, 1));
+        let second = listen(&[SIGXCPU]).unwrap().1;
+        assert_eq!(disposition(SIGXCPU), (false, 2));
+        drop(first);
+        assert_eq!(disposition(SIGXCPU), (false, 1), "another actor listens");
+        assert_eq!(disposition(SIGPROF), (true, 0));
+        drop(second);
+        assert_eq!(disposition(SIGXCPU), (true, 0));
+        // A later listener: registered once already, disarmed again.
+        let again = listen(&[SIGPROF]).unwrap().1;
+        assert_eq!(disposition(SIGPROF), (false, 1));
+        drop(again);
+        assert_eq!(disposition(SIGPROF), (true, 0));
+    }
+
+    /// A real-time signal has no default-action entry in `signal-hook`: its conditional default
+    /// is an `_exit(128 + n)`, counted like the others.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn t02_a_signal_without_a_table_entry_still_gets_a_default() {
+        const REAL_TIME: i32 = 40; // between SIGRTMIN and SIGRTMAX on Linux; never raised here
+        assert!(signal_name(REAL_TIME).is_none());
+        let listening = listen(&[REAL_TIME]).unwrap().1;
+        assert_eq!(disposition(REAL_TIME), (false, 1));
+        drop(listening);
+        assert_eq!(disposition(REAL_TIME), (true, 0));
     }
 }

@@ -11,6 +11,8 @@ mod core;
 mod failure;
 mod helpers;
 mod model;
+#[cfg(all(unix, feature = "signal"))]
+mod process;
 mod report;
 mod stages;
 mod triggers;
