@@ -11,11 +11,14 @@
 //!   signal, and so tore services down on the runtime's own SIGURG. Here an empty set is a panic at
 //!   construction, with a message that says why.
 //! - **A signal is a stop request** with [`Trigger::Signal`] as its detail: the first one is the
-//!   cause of teardown ([`Cause::Signal`] names the signal), the next one escalates teardown at
+//!   cause of teardown ([`Cause::Signal`] names the signal), the second escalates teardown at
 //!   once (rule S05), exactly like a second [`StopHandle::stop`](crate::StopHandle::stop). If
-//!   something else triggered teardown first, the first signal escalates. After its escalation the
-//!   actor forwards no more signals: the kernel and `signal-hook` coalesce pending signals, so the
-//!   count of a storm carries no meaning, and a storm is exactly one trigger and one escalation.
+//!   something else triggered teardown first, the first signal escalates too.
+//! - **The third signal runs the signal's default action**: for SIGTERM and SIGINT the process
+//!   dies of that signal, as it would without any handler. So an operator can always stop the
+//!   service, even when an interrupt blocks forever and no budget is set. "Third" means the third
+//!   delivery the actor observes: the kernel and `signal-hook` coalesce a signal that arrives
+//!   while the same one is still pending, so a burst of three may be seen as one or two.
 //! - **Deregisters when it exits**, and gives its signals their default action back once no
 //!   signal actor of the process listens for them (see *What a signal does when no actor
 //!   listens*).
@@ -37,19 +40,11 @@
 //! - an actor interrupted before it registered (R07) never counts, so it changes nothing;
 //! - an actor stops counting when its interrupt is called (before it closes its iterator), or
 //!   when its execute ends in any other way, a panicking callback included (a drop guard);
-//! - what comes back is the **default action**, as `signal-hook` emulates it: SIGTERM, SIGINT,
-//!   SIGHUP, SIGUSR1 and the like terminate the process by that signal; signals whose default is
-//!   to ignore (SIGWINCH, SIGURG, SIGCHLD, SIGCONT) stay ignored; the job-control stops
-//!   (SIGTSTP, SIGTTIN, SIGTTOU) stop the process. A signal `signal-hook` has no table entry for
-//!   (on Linux: SIGPWR, SIGSTKFLT, the real-time signals, all of which terminate by default) ends
-//!   the process with `_exit(128 + n)` instead: the status a shell shows for death by signal `n`,
-//!   though `waitpid` sees an exit, not a signal.
-//! - what does **not** come back is a disposition the process had before: a signal it ignored
-//!   (nohup's SIGHUP, the SIGINT and SIGQUIT of a background job in a non-interactive shell) is
-//!   no longer ignored once a signal actor has listened for it; when no actor listens any more,
-//!   it terminates the process. And the default action runs even if something else in the
-//!   process also handles that signal through `signal-hook` (its handler may not even run): do
-//!   not put a signal in a [`SignalSet`] that the program also handles elsewhere.
+//! - what comes back is the default action, not a disposition the process had before (an
+//!   inherited SIG_IGN), and it overrides other `signal-hook` handlers of the process for that
+//!   signal: [`SignalSet`]'s *When no signal actor listens* says so to users. A signal without a
+//!   default-action entry in `signal-hook` (the real-time ones) gets
+//!   `flag::register_conditional_shutdown` with status `128 + n` instead ([`register_default`]).
 //!
 //! The conditional default is registered before the actor's own `Signals`, so that a delivery
 //! decides on the default action before the actor can see it (see [`listen`]). Until the
@@ -81,16 +76,22 @@ use std::io;
 use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM};
 use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
-use signal_hook::low_level::signal_name;
+use signal_hook::low_level::{self, emulate_default_handler, signal_name};
 
 use crate::group::{ActorBuilder, Group};
 use crate::report::{Cause, Trigger};
-use crate::stop::StopOutcome;
 use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
 use crate::sync::{Arc, Mutex};
 
 /// The largest signal number `signal-hook` can register, plus one.
 const SIGNAL_LIMIT: i32 = 128;
+
+/// The delivery (counted from 1) from which the actor runs the signal's default action instead
+/// of forwarding a stop request: the first triggers (or escalates), the second escalates.
+const DEFAULT_FROM: usize = 3;
+
+/// What the caller of [`SignalSet::on_signal`] gives: the signal and its delivery count.
+type SignalCallback = Box<dyn FnMut(i32, usize) + Send + 'static>;
 
 /// Which signals a signal actor listens for, and what to do once it listens (rule T02; feature
 /// `signal`, unix only).
@@ -104,19 +105,41 @@ const SIGNAL_LIMIT: i32 = 128;
 ///   exits;
 /// - fires only on the signals of its set, which cannot be empty (Go's `run.SignalHandler`, given
 ///   no signals, listened to every signal and tore services down on the runtime's SIGURG);
-/// - turns the first signal into teardown's cause ([`Cause::Signal`]), the next one into an
+/// - turns the first signal into teardown's cause ([`Cause::Signal`]) and the second into an
 ///   escalation (rule S05: the force hooks run at once, like a second
-///   [`StopHandle::stop`](crate::StopHandle::stop)), and ignores the rest of a storm (pending
-///   signals coalesce, so their count means nothing). If something else triggered teardown
-///   first, its first signal escalates;
+///   [`StopHandle::stop`](crate::StopHandle::stop)); if something else triggered teardown first,
+///   its first signal escalates too;
+/// - runs the signal's **default action on the third** (for SIGTERM and SIGINT the process dies
+///   of it), so that an operator can always stop the service, even one whose interrupt blocks
+///   forever with no budget set. "Third" counts the deliveries the actor observes: a signal that
+///   arrives while the same one is still pending is coalesced with it;
 /// - listens until its own interrupt. So it must be torn down last, or a second SIGTERM during a
 ///   long drain would not escalate but kill the process at once. [`Group::add_signals`] puts it in
 ///   a stage of its own after every existing stage;
 /// - once no signal actor of the process listens for a signal any more, gives it back its
 ///   **default action** (as Go's `signal.Stop` does): a SIGTERM sent after `run` returned
-///   terminates the process. Not a disposition the process had before: a signal it ignored
-///   (nohup's SIGHUP) terminates it then. Details, and the signals `signal-hook` cannot emulate
-///   the default of, in the crate's `src/signal.rs`.
+///   terminates the process. See below.
+///
+/// # When no signal actor listens
+///
+/// A signal that no signal actor of the process listens for (before the first one starts, after
+/// the last one exits, between two runs) has its **default action**, as `signal-hook` emulates
+/// it: SIGTERM, SIGINT, SIGHUP, SIGUSR1 and the like terminate the process by that signal
+/// (`waitpid` sees the signal; a shell shows status 128 + n); signals whose default is to ignore
+/// (SIGWINCH, SIGURG, SIGCHLD, SIGCONT) are ignored; SIGTSTP, SIGTTIN and SIGTTOU stop the
+/// process. Two limits:
+///
+/// - It is the default action, not whatever disposition the process had before its first signal
+///   actor: a signal the process was started with ignored (nohup's SIGHUP; SIGINT and SIGQUIT in a
+///   background job of a non-interactive shell) terminates it once an actor has listened for it
+///   and stopped. Leave such a signal out of the set if it must stay ignored.
+/// - It runs even if the program also handles that signal elsewhere through `signal-hook` (that
+///   handler may not run at all): do not put a signal in a set that the program also handles
+///   by other means.
+///
+/// A signal `signal-hook` has no default-action entry for (on Linux: SIGPWR, SIGSTKFLT and the
+/// real-time signals, all of which terminate by default) ends the process with
+/// `_exit(128 + n)`: the status a shell shows for death by signal `n`, but an exit to `waitpid`.
 ///
 /// # Examples
 ///
@@ -132,6 +155,7 @@ const SIGNAL_LIMIT: i32 = 128;
 pub struct SignalSet {
     signals: Vec<i32>,
     on_listening: Option<Box<dyn FnOnce() + Send + 'static>>,
+    on_signal: Option<SignalCallback>,
 }
 
 impl SignalSet {
@@ -191,6 +215,7 @@ impl SignalSet {
         Self {
             signals,
             on_listening: None,
+            on_signal: None,
         }
     }
 
@@ -224,6 +249,47 @@ impl SignalSet {
         F: FnOnce() + Send + 'static,
     {
         self.on_listening = Some(Box::new(callback));
+        self
+    }
+
+    /// Calls `callback(signal, count)` on the actor's thread for every signal the actor observes,
+    /// before it acts on it: `count` is 1 for the first (the actor then triggers teardown, or
+    /// escalates it if something else triggered it), 2 for the second (escalates), 3 and more for
+    /// the ones whose default action it runs (for SIGTERM: the process dies as soon as `callback`
+    /// returns). The place to log "SIGTERM again: escalating; a third one kills the process".
+    ///
+    /// A signal arriving while the same signal is still pending is coalesced with it (by the
+    /// kernel and by `signal-hook`): `count` counts the deliveries the actor saw, not the signals
+    /// sent. A panic in `callback` ends the actor like a panic in any execute (rule F01).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, SignalSet, Trigger};
+    /// use signal_hook::consts::SIGUSR1;
+    /// use std::sync::mpsc;
+    ///
+    /// let (listening, is_listening) = mpsc::channel();
+    /// let mut group = Group::new();
+    /// group.add_signals(
+    ///     SignalSet::new([SIGUSR1])
+    ///         .on_listening(move || listening.send(()).unwrap())
+    ///         .on_signal(|signal, count| eprintln!("signal {signal} (#{count}): stopping")),
+    /// );
+    /// std::thread::spawn(move || {
+    ///     is_listening.recv().unwrap();
+    ///     signal_hook::low_level::raise(SIGUSR1).unwrap();
+    /// });
+    /// let report = group.run_with_report(); // prints "signal 10 (#1): stopping" on Linux
+    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });
+    /// ```
+    #[must_use]
+    pub fn on_signal<F>(mut self, callback: F) -> Self
+    where
+        F: FnMut(i32, usize) + Send + 'static,
+    {
+        self.on_signal = Some(Box::new(callback));
         self
     }
 
@@ -261,6 +327,7 @@ impl fmt::Debug for SignalSet {
                     .collect::<Vec<_>>(),
             )
             .field("on_listening", &self.on_listening.is_some())
+            .field("on_signal", &self.on_signal.is_some())
             .finish()
     }
 }
@@ -372,6 +439,17 @@ fn register_default(signal: i32, default: process::Arc<AtomicBool>) -> io::Resul
     Ok(())
 }
 
+/// Runs the default action of `signal` on the whole process, from the actor's thread (the
+/// third delivery): for a terminating signal the process dies of it and this never returns. It
+/// returns after a signal whose default is to ignore, or a stop signal once the process is
+/// continued. As in [`register_default`], a signal without a table entry exits with
+/// `128 + signal`.
+fn run_default_action(signal: i32) {
+    if emulate_default_handler(signal).is_err() {
+        low_level::exit(128 + signal);
+    }
+}
+
 /// What the execute and the interrupt of one signal actor share.
 #[derive(Default)]
 struct Listener {
@@ -432,13 +510,14 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     ///
     /// The actor registers when it starts, deregisters when it exits (giving its signals their
     /// default action back once no signal actor listens for them), and turns signals into stop
-    /// requests: the first is the cause ([`Cause::Signal`]), the next escalates (S05), the rest
-    /// of a storm is ignored (see [`SignalSet`]). A force hook set on this builder is kept.
+    /// requests: the first is the cause ([`Cause::Signal`]), the second escalates (S05), the third
+    /// runs the signal's default action (for SIGTERM: the process dies of it). See [`SignalSet`].
+    /// A force hook set on this builder is kept.
     ///
     /// # Panics
     ///
     /// On the actor's thread (reported like any actor panic, rule F01), if `signal-hook` cannot
-    /// register the signals, or if the [`SignalSet`]'s `on_listening` callback panics.
+    /// register the signals, or if a callback of the [`SignalSet`] panics.
     ///
     /// # Examples
     ///
@@ -462,6 +541,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         let SignalSet {
             signals,
             on_listening,
+            mut on_signal,
         } = signals;
         self.add(
             move || {
@@ -487,13 +567,18 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                     callback();
                 }
                 // Ends when the interrupt closes the handle. The first signal triggers teardown
-                // (or, if something else already did, escalates it); the next one escalates it;
-                // the rest of a storm is dropped: signals coalesce, so their count means nothing.
-                let mut escalated = false;
+                // (or, if something else already did, escalates it); the second escalates it;
+                // the third and later run the signal's default action.
+                let mut observed = 0;
                 for signal in registration.forever() {
-                    if !escalated {
-                        escalated =
-                            stop.request(Trigger::Signal { signal }) != StopOutcome::Triggered;
+                    observed += 1;
+                    if let Some(callback) = &mut on_signal {
+                        callback(signal, observed);
+                    }
+                    if observed < DEFAULT_FROM {
+                        let _ = stop.request(Trigger::Signal { signal });
+                    } else {
+                        run_default_action(signal);
                     }
                 }
                 // On return `_unlisten` gives the listener counts back (if the interrupt has not

@@ -60,6 +60,8 @@ fn child_process_entry() {
         "listeners-counted" => signals::listeners_counted(),
         #[cfg(feature = "signal")]
         "signal-ends-runs" => signals::signal_ends_runs(),
+        #[cfg(feature = "signal")]
+        "interrupt-blocks-forever" => signals::interrupt_blocks_forever(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -118,6 +120,10 @@ impl Scenario {
         }
     }
 
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next protocol line, or `None` once the child closed its stdout (it exited).
     fn next_line(&mut self, deadline: Instant) -> Option<String> {
         loop {
@@ -141,6 +147,17 @@ impl Scenario {
         }
     }
 
+    /// Waits for the child's next protocol line, which must be `wanted`.
+    fn expect(&mut self, wanted: &str) {
+        let line = self.next_line(Instant::now() + FUSE);
+        assert_eq!(
+            line.as_deref(),
+            Some(wanted),
+            "output so far:\n{}",
+            self.output()
+        );
+    }
+
     /// Everything the child printed so far (stdout lines; stderr once it has exited).
     fn output(&mut self) -> String {
         let mut output = self.seen.join("\n");
@@ -149,6 +166,32 @@ impl Scenario {
             output.push_str(&stderr.join().unwrap());
         }
         output
+    }
+
+    /// Sends `signal` (a name: `TERM`) to the child, with the `kill` program.
+    #[cfg(feature = "signal")]
+    fn kill(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// Sends `signal` with the `kill` program, which fails harmlessly if the child has exited
+    /// (it is not reaped before [`Scenario::exited`] says so: its PID cannot be reused).
+    #[cfg(feature = "signal")]
+    fn kill_if_alive(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Whether the child has exited (reaping it if so; [`Scenario::end`] still has its status).
+    #[cfg(feature = "signal")]
+    fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
     }
 
     /// Waits (bounded by the fuse) for the child to exit.
@@ -201,6 +244,7 @@ impl Ended {
 mod signals {
     use std::sync::mpsc;
     use std::thread;
+    use std::time::Instant;
 
     use rungroup::{Group, Outcome, Report, SignalSet, StopHandle, Trigger};
     use signal_hook::consts::{SIGTERM, SIGUSR1, SIGWINCH};
@@ -355,6 +399,71 @@ mod signals {
                 "SIGWINCH ignored",
                 "a later group got SIGUSR1",
             ],
+        );
+    }
+
+    /// Child: no budget, an interrupt that blocks forever, and the signal actor announcing each
+    /// signal it observes. Only the third signal's default action can end this process.
+    pub(super) fn interrupt_blocks_forever() {
+        let mut group = Group::new();
+        group.actor("stuck").add(
+            || loop {
+                thread::park();
+            },
+            |_| {
+                say("interrupted");
+                loop {
+                    thread::park();
+                }
+            },
+        );
+        group.add_signals(
+            SignalSet::terminate()
+                .on_listening(|| say("listening"))
+                .on_signal(|signal, count| say(&format!("signal {signal} #{count}"))),
+        );
+        let report = group.run_with_report();
+        say(&format!("run returned: {report}"));
+    }
+
+    #[test]
+    fn t02_s05_third_sigterm_kills_a_process_whose_interrupt_blocks_forever() {
+        let mut child = Scenario::spawn("interrupt-blocks-forever");
+        child.expect("listening");
+        child.kill("TERM");
+        child.expect(&format!("signal {SIGTERM} #1"));
+        child.expect("interrupted"); // teardown began, and its interrupt blocks for good
+        child.kill("TERM");
+        // Read before the next one: a SIGTERM sent while this one is pending would coalesce.
+        child.expect(&format!("signal {SIGTERM} #2"));
+        child.kill("TERM");
+        child.expect(&format!("signal {SIGTERM} #3"));
+        child.end().assert_killed_by(SIGTERM, &[]);
+    }
+
+    #[test]
+    fn t02_s05_a_sigterm_storm_always_ends_the_process_by_sigterm() {
+        // However the storm coalesces, the actor sees a third SIGTERM (or has stopped listening,
+        // and the default action runs): the process dies of SIGTERM, never hangs or aborts.
+        let mut child = Scenario::spawn("interrupt-blocks-forever");
+        child.expect("listening");
+        let deadline = Instant::now() + FUSE;
+        let mut sent = 0;
+        while !child.exited() {
+            assert!(
+                Instant::now() < deadline,
+                "still alive after {sent} SIGTERMs"
+            );
+            child.kill_if_alive("TERM");
+            sent += 1;
+        }
+        let ended = child.end();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&ended.status),
+            Some(SIGTERM),
+            "status {}; output:\n{}",
+            ended.status,
+            ended.output
         );
     }
 }

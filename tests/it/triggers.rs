@@ -532,10 +532,11 @@ mod tracing_feature {
 mod signals {
     //! Signals reach every handler registered in the process, and the tests of this binary run
     //! on parallel threads: every test that raises a signal holds `SERIAL`, and raises a signal
-    //! only once a signal actor listens for it (its `on_listening` has fired), so no signal ever
-    //! meets its default action (which the actor restores when it exits). SIGUSR1/SIGUSR2 for
-    //! most cases; SIGINT/SIGTERM only for the defaults. What a signal does once no actor
-    //! listens is tested in child processes (`tests/it/process.rs`).
+    //! only once a signal actor listens for it (its `on_listening` has fired), and at most twice,
+    //! so no signal ever meets its default action (which the actor restores when it exits, and
+    //! runs itself on a third signal). SIGUSR1/SIGUSR2 for most cases; SIGINT/SIGTERM only for
+    //! the defaults. What a signal does once no actor listens, the third signal and storms are
+    //! tested in child processes (`tests/it/process.rs`).
 
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
@@ -616,7 +617,7 @@ mod signals {
         assert_eq!(SignalSet::default().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(
             format!("{:?}", SignalSet::new([SIGTERM, 64])),
-            "SignalSet { signals: [\"SIGTERM (15)\", \"64\"], on_listening: false }"
+            "SignalSet { signals: [\"SIGTERM (15)\", \"64\"], on_listening: false, on_signal: false }"
         );
         for signal in [SIGINT, SIGTERM] {
             let mut group = Group::new();
