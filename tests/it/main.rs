@@ -11,7 +11,7 @@ mod core;
 mod failure;
 mod helpers;
 mod model;
-#[cfg(all(unix, feature = "signal"))]
+#[cfg(all(unix, any(feature = "signal", feature = "process")))]
 mod process;
 mod report;
 mod stages;

@@ -1,6 +1,6 @@
 //! Tests that need a process of their own: what a signal does to the whole process once no signal
 //! actor listens, and repeated signals (T02, S05, feature `signal`); signalling a child process
-//! without a shell (T04, feature `process`).
+//! with no shell on `PATH` (T04, feature `process`).
 //!
 //! Each test re-runs this test binary as a child process that runs only the ignored test
 //! [`child_process_entry`], with the scenario to play in the environment variable [`SCENARIO`].
@@ -9,7 +9,6 @@
 //! bounded by the fuse; a child still running at the end is killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Instant;
@@ -62,6 +61,10 @@ fn child_process_entry() {
         "signal-ends-runs" => signals::signal_ends_runs(),
         #[cfg(feature = "signal")]
         "interrupt-blocks-forever" => signals::interrupt_blocks_forever(),
+        #[cfg(feature = "process")]
+        "signal-without-sh" => children::signal_without_sh(),
+        #[cfg(feature = "process")]
+        "sleeper" => children::sleeper(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -84,6 +87,7 @@ struct Ended {
 }
 
 impl Scenario {
+    #[cfg(feature = "signal")]
     fn spawn(scenario: &str) -> Self {
         Self::spawn_with(scenario, |_| {})
     }
@@ -120,6 +124,7 @@ impl Scenario {
         }
     }
 
+    #[cfg(feature = "signal")]
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -148,6 +153,7 @@ impl Scenario {
     }
 
     /// Waits for the child's next protocol line, which must be `wanted`.
+    #[cfg(feature = "signal")]
     fn expect(&mut self, wanted: &str) {
         let line = self.next_line(Instant::now() + FUSE);
         assert_eq!(
@@ -225,9 +231,10 @@ impl Drop for Scenario {
 
 impl Ended {
     /// Asserts that the child died of `signal`, after printing exactly `lines`.
+    #[cfg(feature = "signal")]
     fn assert_killed_by(&self, signal: i32, lines: &[&str]) {
         assert_eq!(
-            self.status.signal(),
+            std::os::unix::process::ExitStatusExt::signal(&self.status),
             Some(signal),
             "status {}; output:\n{}",
             self.status,
@@ -242,6 +249,7 @@ impl Ended {
 
 #[cfg(feature = "signal")]
 mod signals {
+    use std::os::unix::process::ExitStatusExt;
     use std::sync::mpsc;
     use std::thread;
     use std::time::Instant;
@@ -459,11 +467,96 @@ mod signals {
         }
         let ended = child.end();
         assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&ended.status),
+            ended.status.signal(),
             Some(SIGTERM),
             "status {}; output:\n{}",
             ended.status,
             ended.output
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// T04: child processes without a shell (feature `process`)
+
+#[cfg(feature = "process")]
+mod children {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    use std::{env, fs, io, thread};
+
+    use rungroup::{Group, Outcome};
+
+    use super::{MARK, Scenario, say, scenario_command};
+
+    /// Grandchild: says it started, then waits for its stdin to close (its parent is gone) and
+    /// fails: only a signal may end it cleanly.
+    pub(super) fn sleeper() {
+        say("started");
+        let mut input = Vec::new();
+        let _ = io::stdin().read_to_end(&mut input);
+        panic!("stdin closed before any signal came: the parent is gone");
+    }
+
+    /// Child, with `PATH` naming an empty directory: a child actor running [`sleeper`] (by the
+    /// absolute path of this test binary) must be stopped by its SIGTERM.
+    pub(super) fn signal_without_sh() {
+        let found = Command::new("sh").arg("-c").arg("true").status();
+        assert_eq!(
+            found.map_err(|error| error.kind()).err(),
+            Some(io::ErrorKind::NotFound),
+            "`sh` is still on PATH"
+        );
+        // The sleeper's stdin and stdout are one end of a socket pair; this process keeps the
+        // other, so the sleeper outlives it by no more than a read.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut sleeper = scenario_command("sleeper");
+        sleeper
+            .stdin(Stdio::from(OwnedFd::from(theirs.try_clone().unwrap())))
+            .stdout(Stdio::from(OwnedFd::from(theirs)));
+        let mut group = Group::new();
+        // Only a hang reaches it (the SIGTERM takes milliseconds); then the report says why.
+        group.budget(Duration::from_secs(30));
+        let stop = group.stop_handle();
+        group.actor("sleeper").add_child(sleeper);
+        let running = thread::spawn(move || group.run_with_report());
+        // Stop only once the sleeper runs: the SIGTERM path, not the never-spawned one (R07).
+        let mut lines = BufReader::new(&ours).lines();
+        assert!(
+            lines.any(|line| line.unwrap().ends_with(&format!("{MARK}started"))),
+            "the sleeper never started"
+        );
+        stop.stop("the sleeper runs");
+        let report = running.join().unwrap();
+        let actor = &report.actors()[0];
+        assert!(matches!(actor.outcome, Outcome::Ok), "{report}");
+        assert!(
+            !actor.escalated,
+            "SIGTERM should have been enough: {report}"
+        );
+        assert!(report.error().is_none(), "{report}");
+        drop(ours);
+        say("terminated");
+    }
+
+    #[test]
+    fn t04_child_is_signalled_with_no_shell_on_path() {
+        let empty = env::temp_dir().join(format!("rungroup-it-no-sh-{}", std::process::id()));
+        fs::create_dir_all(&empty).unwrap();
+        let child = Scenario::spawn_with("signal-without-sh", |command| {
+            command.env("PATH", &empty);
+        });
+        let ended = child.end();
+        let _ = fs::remove_dir(&empty);
+        assert!(
+            ended.status.success(),
+            "{}; output:\n{}",
+            ended.status,
+            ended.output
+        );
+        assert_eq!(ended.lines, ["terminated"], "output:\n{}", ended.output);
     }
 }
