@@ -122,9 +122,9 @@ type SignalCallback = Box<dyn FnMut(i32, usize) + Send + 'static>;
 ///
 /// # When no signal actor listens
 ///
-/// A signal that no signal actor of the process listens for (before the first one starts, after
-/// the last one exits, between two runs) has its **default action**, as `signal-hook` emulates
-/// it: SIGTERM, SIGINT, SIGHUP, SIGUSR1 and the like terminate the process by that signal
+/// Before any signal actor has listened for a signal, it has the disposition the process started
+/// with. Once one has, whenever none listens (after the last one exits, between two runs, before
+/// the next one listens) the signal has its **default action**, as `signal-hook` emulates it: SIGTERM, SIGINT, SIGHUP, SIGUSR1 and the like terminate the process by that signal
 /// (`waitpid` sees the signal; a shell shows status 128 + n); signals whose default is to ignore
 /// (SIGWINCH, SIGURG, SIGCHLD, SIGCONT) are ignored; SIGTSTP, SIGTTIN and SIGTTOU stop the
 /// process. Two limits:
