@@ -5,7 +5,7 @@
 //! curl http://127.0.0.1:PORT/            # hello
 //! curl http://127.0.0.1:PORT/slow        # answers once some client asks for /release
 //! curl http://127.0.0.1:PORT/release
-//! kill -TERM <pid>                       # or Ctrl-C; a second one escalates
+//! kill -TERM <pid>                       # or Ctrl-C; a second one escalates, a third kills
 //! ```
 //!
 //! The first line on stdout is `listening on http://ADDR`, printed once the signal handlers are

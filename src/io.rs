@@ -16,12 +16,17 @@
 //!
 //! # Child processes
 //!
-//! [`ActorBuilder::add_child`] runs a [`Command`] as an actor (unix only): its interrupt sends
-//! SIGTERM, its force hook (escalation, rule S05) sends SIGKILL. Both are sent with the shell's
-//! `kill` builtin (std can only SIGKILL a [`Child`](std::process::Child) it owns, and only from
-//! the thread that owns it), and only while the child has not been reaped, under a lock the
-//! waiting thread takes right after `wait` returns. The remaining window, between the kernel
-//! reaping the child and that lock, would need the PID to be reused within microseconds.
+//! `ActorBuilder::add_child` (feature `process`, unix only) runs a `Command` as an actor: its
+//! interrupt sends SIGTERM, its force hook (escalation, rule S05) sends SIGKILL. std can only
+//! SIGKILL a [`Child`](std::process::Child) it owns, and only from the thread that owns it, so both
+//! are sent with `kill(2)` through `rustix`'s safe wrapper: no shell (a distroless image has none,
+//! and the child would outlive the service), no libc, no `unsafe` here. A signal is sent only while
+//! the child has not been reaped, under a lock the waiting thread takes right after `wait`
+//! returns; the remaining window, between the kernel reaping the child and that lock, would need
+//! the PID to be reused within microseconds. A `kill` that fails for any reason but "no such
+//! process" (the child is gone already) is not swallowed: the interrupt or force hook panics with
+//! a message that names the actor, the PID, the signal and the error, and the run's report keeps
+//! it (rule F02).
 
 use std::fmt;
 use std::io;
@@ -389,11 +394,14 @@ mod tests {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 mod child {
     use std::io;
     use std::os::unix::process::ExitStatusExt;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
+
+    use rustix::io::Errno;
+    use rustix::process::{Pid, Signal, kill_process};
 
     use crate::group::ActorBuilder;
     use crate::report::Cause;
@@ -416,34 +424,76 @@ mod child {
         Exited,
     }
 
-    /// Sends `signal` (a name: `TERM`, `KILL`) to `pid` with the shell's `kill` builtin.
-    fn send(signal: &str, pid: u32) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -s {signal} {pid}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    /// A signal the actor sends, and its name for messages.
+    #[derive(Clone, Copy, Debug)]
+    struct ChildSignal {
+        signal: Signal,
+        name: &'static str,
+    }
+
+    /// The interrupt's signal.
+    const TERM: ChildSignal = ChildSignal {
+        signal: Signal::TERM,
+        name: "SIGTERM",
+    };
+
+    /// The force hook's signal.
+    const KILL: ChildSignal = ChildSignal {
+        signal: Signal::KILL,
+        name: "SIGKILL",
+    };
+
+    /// What a failed `kill` of `actor`'s child `pid` means: nothing to report for ESRCH (the
+    /// child is gone already, which is what the signal was for), otherwise the message of the
+    /// panic that reports it.
+    fn kill_failure(actor: &str, pid: u32, signal: ChildSignal, errno: Errno) -> Option<String> {
+        (errno != Errno::SRCH).then(|| {
+            format!(
+                "rungroup: actor '{actor}' could not send {} to its child process {pid}: {}",
+                signal.name,
+                io::Error::from_raw_os_error(errno.raw_os_error())
+            )
+        })
+    }
+
+    /// Sends `signal` to the child `pid` of `actor`; `Err` carries the message of a failure to
+    /// report (see [`kill_failure`]).
+    fn send(actor: &str, pid: u32, signal: ChildSignal) -> Result<(), String> {
+        // A PID std handed out is a positive `pid_t`; anything else would be EINVAL to `kill`.
+        let sent = match i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            Some(target) => kill_process(target, signal.signal),
+            None => Err(Errno::INVAL),
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            Err(errno) => kill_failure(actor, pid, signal, errno).map_or(Ok(()), Err),
+        }
     }
 
     /// Signals the child if it runs; marks a child not yet spawned as interrupted (never to be).
-    fn signal(state: &Mutex<ChildState>, signal: &str) {
+    fn signal(state: &Mutex<ChildState>, actor: &str, signal: ChildSignal) -> Result<(), String> {
         let mut state = state.lock();
         match &mut *state {
-            ChildState::NotStarted => *state = ChildState::Interrupted,
+            ChildState::NotStarted => {
+                *state = ChildState::Interrupted;
+                Ok(())
+            }
             ChildState::Running { pid, signalled } => {
-                *signalled = true;
                 // Under the lock: the execute cannot mark the child reaped (and so its PID free)
                 // while the signal is on its way.
-                send(signal, *pid);
+                let sent = send(actor, *pid, signal);
+                // A signal that could not be sent is not ours: a later death by a signal is not
+                // a clean stop.
+                *signalled |= sent.is_ok();
+                sent
             }
-            ChildState::Interrupted | ChildState::Exited => {}
+            ChildState::Interrupted | ChildState::Exited => Ok(()),
         }
     }
 
     impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
-        /// Adds an actor that runs `command` as a child process (rule T04), unix only.
+        /// Adds an actor that runs `command` as a child process (rule T04); unix only, behind the
+        /// `process` feature.
         ///
         /// - **execute** spawns the child (when the actor starts, not when it is added; never, if
         ///   it was interrupted before it started) and waits for it. It returns `Ok(())` if the
@@ -455,8 +505,18 @@ mod child {
         /// - **force** (escalation, rule S05) sends SIGKILL, then calls any force hook set on this
         ///   builder.
         ///
-        /// The child inherits stdin, stdout and stderr unless `command` says otherwise. Only the
-        /// child itself is signalled, not its own children: `exec` in shell wrappers.
+        /// The signals are sent with `kill(2)` (through `rustix`), not a shell: images without
+        /// `sh` are fine. The child inherits stdin, stdout and stderr unless `command` says
+        /// otherwise. Only the child itself is signalled, not its own children: `exec` in shell
+        /// wrappers.
+        ///
+        /// # Panics
+        ///
+        /// The interrupt, or the force hook after calling the builder's own, panics if `kill`
+        /// fails for any reason but "no such process" (for example EPERM, if the child became
+        /// another user's through a setuid program): the message names the actor, the PID, the
+        /// signal and the error, and the run records it as a hook panic (rule F02), so a child
+        /// that may outlive the service is never a silent success.
         ///
         /// # Examples
         ///
@@ -480,14 +540,18 @@ mod child {
         {
             let mut command = command;
             let name = self.name.clone();
+            let (interrupt_name, force_name) = (name.clone(), name.clone());
             let program = command.get_program().to_string_lossy().into_owned();
             let state = Arc::new(Mutex::new(ChildState::NotStarted));
             let (interrupt_state, force_state) = (Arc::clone(&state), Arc::clone(&state));
             let user_force = self.force.take();
             let builder = self.force(move || {
-                signal(&force_state, "KILL");
+                let killed = signal(&force_state, &force_name, KILL);
                 if let Some(force) = user_force {
                     force();
+                }
+                if let Err(message) = killed {
+                    panic!("{message}");
                 }
             });
             builder.add(
@@ -535,8 +599,55 @@ mod child {
                         .into())
                     }
                 },
-                move |_: &Cause<E>| signal(&interrupt_state, "TERM"),
+                move |_: &Cause<E>| {
+                    if let Err(message) = signal(&interrupt_state, &interrupt_name, TERM) {
+                        panic!("{message}");
+                    }
+                },
             );
+        }
+    }
+
+    #[cfg(all(test, not(any(loom, shuttle))))]
+    mod tests {
+        use super::*;
+
+        /// A failed signal is reported with everything needed to act on it (issue 10: a child
+        /// that outlives the service must not be a silent success); a child already gone is not
+        /// a failure. (EPERM cannot be arranged as root; the mapping is tested directly.)
+        #[test]
+        fn t04_a_failed_kill_names_the_actor_pid_signal_and_error() {
+            let message = kill_failure("worker", 4321, TERM, Errno::PERM).expect("a failure");
+            assert_eq!(
+                message,
+                format!(
+                    "rungroup: actor 'worker' could not send SIGTERM to its child process 4321: \
+                     {}",
+                    io::Error::from_raw_os_error(Errno::PERM.raw_os_error())
+                )
+            );
+            assert!(message.contains("os error 1"), "{message}");
+            let message = kill_failure("worker", 4321, KILL, Errno::INVAL).expect("a failure");
+            assert!(message.contains("SIGKILL"), "{message}");
+            assert_eq!(kill_failure("worker", 4321, KILL, Errno::SRCH), None);
+        }
+
+        /// A PID that is not a positive `pid_t` is refused before `kill` could read it as a
+        /// process group (0, negative): no signal reaches another process.
+        #[test]
+        fn t04_an_impossible_pid_is_reported_not_sent() {
+            for pid in [0, u32::MAX] {
+                let error = send("worker", pid, TERM).unwrap_err();
+                assert!(error.contains(&format!("child process {pid}:")), "{error}");
+            }
+        }
+
+        /// The interrupt of a child not spawned yet marks it so (R07) and signals nothing.
+        #[test]
+        fn t04_signal_before_spawn_marks_the_child_interrupted() {
+            let state = Mutex::new(ChildState::NotStarted);
+            assert_eq!(signal(&state, "worker", TERM), Ok(()));
+            assert!(matches!(*state.lock(), ChildState::Interrupted));
         }
     }
 }

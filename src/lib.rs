@@ -96,8 +96,9 @@
 //!
 //! # Features
 //!
-//! None by default. `signal`: the signal actor (Unix, via `signal-hook`). `tracing`: lifecycle
-//! events as `tracing` events. MSRV: Rust 1.85.
+//! None by default. `signal`: the signal actor (Unix, via `signal-hook`). `process`: child
+//! processes as actors, `ActorBuilder::add_child` (Unix, signalled with `kill(2)` via `rustix`,
+//! no shell needed). `tracing`: lifecycle events as `tracing` events. MSRV: Rust 1.85.
 //!
 //! # FAQ
 //!

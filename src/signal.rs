@@ -11,43 +11,87 @@
 //!   signal, and so tore services down on the runtime's own SIGURG. Here an empty set is a panic at
 //!   construction, with a message that says why.
 //! - **A signal is a stop request** with [`Trigger::Signal`] as its detail: the first one is the
-//!   cause of teardown ([`Cause::Signal`] names the signal), the next one escalates teardown at
+//!   cause of teardown ([`Cause::Signal`] names the signal), the second escalates teardown at
 //!   once (rule S05), exactly like a second [`StopHandle::stop`](crate::StopHandle::stop). If
-//!   something else triggered teardown first, the first signal escalates. After its escalation the
-//!   actor forwards no more signals: the kernel and `signal-hook` coalesce pending signals, so the
-//!   count of a storm carries no meaning, and a storm is exactly one trigger and one escalation.
-//! - **Deregisters when it exits**: the actor's execute owns the `signal-hook` registration and
-//!   drops it when it returns.
+//!   something else triggered teardown first, the first signal escalates too.
+//! - **The third signal runs the signal's default action**: for SIGTERM and SIGINT the process
+//!   dies of that signal, as it would without any handler. So an operator can always stop the
+//!   service, even when an interrupt blocks forever and no budget is set. "Third" means the third
+//!   delivery the actor observes: the kernel and `signal-hook` coalesce a signal that arrives
+//!   while the same one is still pending, so a burst of three may be seen as one or two.
+//! - **Deregisters when it exits**, and gives its signals their default action back once no
+//!   signal actor of the process listens for them (see *What a signal does when no actor
+//!   listens*).
+//!
+//! # What a signal does when no actor listens
+//!
+//! `signal-hook` installs one process-wide handler per signal and keeps it after the last
+//! registration is dropped; on its own, a SIGTERM sent after `run` returned would reach that
+//! handler, find nobody, and be swallowed: the process could no longer be stopped. Go's
+//! `signal.Stop` restores the default instead, and so does this module: the first time a signal
+//! actor listens for a signal, it also registers, once for the life of the process,
+//! `signal-hook`'s *conditional default* for it (`flag::register_conditional_default`), whose
+//! flag says "run the default action". A global count of the signal actors listening for each
+//! signal, under a mutex ([`DISPOSITIONS`]), keeps the flag `false` while at least one listens and
+//! sets it back to `true` when the last one stops. Hence:
+//!
+//! - two groups listening at once both see the signal, and it kills the process only after both
+//!   have stopped listening; a group run after another listens again (the count goes back up);
+//! - an actor interrupted before it registered (R07) never counts, so it changes nothing;
+//! - an actor stops counting when its interrupt is called (before it closes its iterator), or
+//!   when its execute ends in any other way, a panicking callback included (a drop guard);
+//! - what comes back is the default action, not a disposition the process had before (an
+//!   inherited SIG_IGN), and it overrides other `signal-hook` handlers of the process for that
+//!   signal: [`SignalSet`]'s *When no signal actor listens* says so to users. A signal without a
+//!   default-action entry in `signal-hook` (the real-time ones) gets
+//!   `flag::register_conditional_shutdown` with status `128 + n` instead ([`register_default`]).
+//!
+//! The conditional default is registered before the actor's own `Signals`, so that a delivery
+//! decides on the default action before the actor can see it (see [`listen`]). Until the
+//! actor's count goes up, a signal runs its default action, as it would have before any handler;
+//! [`SignalSet::on_listening`] tells when that window has closed.
 //!
 //! # Stage placement: torn down last
 //!
 //! A signal actor can only escalate while it listens, and it listens until its own interrupt. An
 //! actor in the default stage would stop listening as soon as teardown began, so a second SIGTERM
-//! during a long drain would be lost (worse: `signal-hook` keeps its process-wide handler installed
-//! after the last registration is dropped, so that SIGTERM would not even kill the process).
+//! during a long drain would not escalate: it would kill the process at once, with no report.
 //! [`Group::add_signals`] therefore puts the actor in **a stage of its own, created at that call,
 //! after every stage that exists then**: call it after your own `add_stage` calls, and the signal
 //! actor keeps listening while every other stage drains, and is interrupted last. With
 //! [`ActorBuilder::add_signals`] you choose the stage yourself; choose the last one.
 //!
 //! The state shared by the execute and the interrupt is one small mutex: the interrupt marks the
-//! actor closed and, if the registration exists, closes its iterator; the execute registers under
-//! the same lock only if the actor is not closed yet. So an interrupt that comes before the execute
-//! has started (R07) means the actor never registers at all.
+//! actor closed, stops counting it as a listener and, if the registration exists, closes its
+//! iterator; the execute registers under the same lock only if the actor is not closed yet. So an
+//! interrupt that comes before the execute has started (R07) means the actor never registers at
+//! all. Lock order: an actor's [`Listener`], then [`DISPOSITIONS`]; user callbacks run under
+//! neither.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
+use std::io;
 
 use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM};
+use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
-use signal_hook::low_level::signal_name;
+use signal_hook::low_level::{self, emulate_default_handler, signal_name};
 
 use crate::group::{ActorBuilder, Group};
 use crate::report::{Cause, Trigger};
-use crate::stop::StopOutcome;
+use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
 use crate::sync::{Arc, Mutex};
 
 /// The largest signal number `signal-hook` can register, plus one.
 const SIGNAL_LIMIT: i32 = 128;
+
+/// The delivery (counted from 1) from which the actor runs the signal's default action instead
+/// of forwarding a stop request: the first triggers (or escalates), the second escalates.
+const DEFAULT_FROM: usize = 3;
+
+/// What the caller of [`SignalSet::on_signal`] gives: the signal and its delivery count.
+type SignalCallback = Box<dyn FnMut(i32, usize) + Send + 'static>;
 
 /// Which signals a signal actor listens for, and what to do once it listens (rule T02; feature
 /// `signal`, unix only).
@@ -61,15 +105,41 @@ const SIGNAL_LIMIT: i32 = 128;
 ///   exits;
 /// - fires only on the signals of its set, which cannot be empty (Go's `run.SignalHandler`, given
 ///   no signals, listened to every signal and tore services down on the runtime's SIGURG);
-/// - turns the first signal into teardown's cause ([`Cause::Signal`]), the next one into an
+/// - turns the first signal into teardown's cause ([`Cause::Signal`]) and the second into an
 ///   escalation (rule S05: the force hooks run at once, like a second
-///   [`StopHandle::stop`](crate::StopHandle::stop)), and ignores the rest of a storm (pending
-///   signals coalesce, so their count means nothing). If something else triggered teardown
-///   first, its first signal escalates;
+///   [`StopHandle::stop`](crate::StopHandle::stop)); if something else triggered teardown first,
+///   its first signal escalates too;
+/// - runs the signal's **default action on the third** (for SIGTERM and SIGINT the process dies
+///   of it), so that an operator can always stop the service, even one whose interrupt blocks
+///   forever with no budget set. "Third" counts the deliveries the actor observes: a signal that
+///   arrives while the same one is still pending is coalesced with it;
 /// - listens until its own interrupt. So it must be torn down last, or a second SIGTERM during a
-///   long drain would be lost (and, as `signal-hook` keeps its process-wide handler after the last
-///   registration is dropped, would not even kill the process). [`Group::add_signals`] puts it in a
-///   stage of its own after every existing stage.
+///   long drain would not escalate but kill the process at once. [`Group::add_signals`] puts it in
+///   a stage of its own after every existing stage;
+/// - once no signal actor of the process listens for a signal any more, gives it back its
+///   **default action** (as Go's `signal.Stop` does): a SIGTERM sent after `run` returned
+///   terminates the process. See below.
+///
+/// # When no signal actor listens
+///
+/// Before any signal actor has listened for a signal, it has the disposition the process started
+/// with. Once one has, whenever none listens (after the last one exits, between two runs, before
+/// the next one listens) the signal has its **default action**, as `signal-hook` emulates it: SIGTERM, SIGINT, SIGHUP, SIGUSR1 and the like terminate the process by that signal
+/// (`waitpid` sees the signal; a shell shows status 128 + n); signals whose default is to ignore
+/// (SIGWINCH, SIGURG, SIGCHLD, SIGCONT) are ignored; SIGTSTP, SIGTTIN and SIGTTOU stop the
+/// process. Two limits:
+///
+/// - It is the default action, not whatever disposition the process had before its first signal
+///   actor: a signal the process was started with ignored (nohup's SIGHUP; SIGINT and SIGQUIT in a
+///   background job of a non-interactive shell) terminates it once an actor has listened for it
+///   and stopped. Leave such a signal out of the set if it must stay ignored.
+/// - It runs even if the program also handles that signal elsewhere through `signal-hook` (that
+///   handler may not run at all): do not put a signal in a set that the program also handles
+///   by other means.
+///
+/// A signal `signal-hook` has no default-action entry for (on Linux: SIGPWR, SIGSTKFLT and the
+/// real-time signals, all of which terminate by default) ends the process with
+/// `_exit(128 + n)`: the status a shell shows for death by signal `n`, but an exit to `waitpid`.
 ///
 /// # Examples
 ///
@@ -85,6 +155,7 @@ const SIGNAL_LIMIT: i32 = 128;
 pub struct SignalSet {
     signals: Vec<i32>,
     on_listening: Option<Box<dyn FnOnce() + Send + 'static>>,
+    on_signal: Option<SignalCallback>,
 }
 
 impl SignalSet {
@@ -144,6 +215,7 @@ impl SignalSet {
         Self {
             signals,
             on_listening: None,
+            on_signal: None,
         }
     }
 
@@ -177,6 +249,47 @@ impl SignalSet {
         F: FnOnce() + Send + 'static,
     {
         self.on_listening = Some(Box::new(callback));
+        self
+    }
+
+    /// Calls `callback(signal, count)` on the actor's thread for every signal the actor observes,
+    /// before it acts on it: `count` is 1 for the first (the actor then triggers teardown, or
+    /// escalates it if something else triggered it), 2 for the second (escalates), 3 and more for
+    /// the ones whose default action it runs (for SIGTERM: the process dies as soon as `callback`
+    /// returns). The place to log "SIGTERM again: escalating; a third one kills the process".
+    ///
+    /// A signal arriving while the same signal is still pending is coalesced with it (by the
+    /// kernel and by `signal-hook`): `count` counts the deliveries the actor saw, not the signals
+    /// sent. A panic in `callback` ends the actor like a panic in any execute (rule F01).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, SignalSet, Trigger};
+    /// use signal_hook::consts::SIGUSR1;
+    /// use std::sync::mpsc;
+    ///
+    /// let (listening, is_listening) = mpsc::channel();
+    /// let mut group = Group::new();
+    /// group.add_signals(
+    ///     SignalSet::new([SIGUSR1])
+    ///         .on_listening(move || listening.send(()).unwrap())
+    ///         .on_signal(|signal, count| eprintln!("signal {signal} (#{count}): stopping")),
+    /// );
+    /// std::thread::spawn(move || {
+    ///     is_listening.recv().unwrap();
+    ///     signal_hook::low_level::raise(SIGUSR1).unwrap();
+    /// });
+    /// let report = group.run_with_report(); // prints "signal 10 (#1): stopping" on Linux
+    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });
+    /// ```
+    #[must_use]
+    pub fn on_signal<F>(mut self, callback: F) -> Self
+    where
+        F: FnMut(i32, usize) + Send + 'static,
+    {
+        self.on_signal = Some(Box::new(callback));
         self
     }
 
@@ -214,6 +327,7 @@ impl fmt::Debug for SignalSet {
                     .collect::<Vec<_>>(),
             )
             .field("on_listening", &self.on_listening.is_some())
+            .field("on_signal", &self.on_signal.is_some())
             .finish()
     }
 }
@@ -226,6 +340,116 @@ fn describe(signal: i32) -> String {
     }
 }
 
+/// The signals this crate has given a conditional default, each with its [`Disposition`]. Entries
+/// are never removed: `signal-hook` registrations of the conditional default are kept for the life
+/// of the process (registering one per run would pile them up).
+static DISPOSITIONS: process::Mutex<BTreeMap<i32, Disposition>> =
+    process::Mutex::new(BTreeMap::new());
+
+/// Locks [`DISPOSITIONS`]. Its critical sections run no user code and cannot panic halfway, so a
+/// poisoned lock (impossible in practice) still holds consistent counts.
+fn dispositions() -> process::MutexGuard<'static, BTreeMap<i32, Disposition>> {
+    DISPOSITIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One signal's listeners, and the flag of its conditional default.
+struct Disposition {
+    /// How many signal actors listen for the signal now.
+    listeners: usize,
+    /// Read by `signal-hook`'s handler at every delivery of the signal: `true` runs the signal's
+    /// default action. Invariant (under [`DISPOSITIONS`]): `true` exactly when `listeners == 0`.
+    default: process::Arc<AtomicBool>,
+}
+
+/// One signal actor's share of the listener counts, taken by [`listen`]; dropping it gives the
+/// default action back to each of its signals that no other actor listens for.
+struct Listening {
+    signals: Vec<i32>,
+}
+
+/// Registers `signals` for the calling actor (`Signals::new`) and counts it as their listener,
+/// registering each signal's conditional default the first time the process listens for it.
+///
+/// The order is the point. `signal-hook` runs the actions of a signal in registration order, so
+/// the conditional default is registered before the actor's `Signals`: a delivery decides whether
+/// to run the default action before the actor can see it. The other way round, the actor could
+/// see a signal, end teardown and stop listening (arming the default) between the two actions of
+/// that one delivery, which would then kill the process. A new conditional default starts armed
+/// (no listener yet: a delivery before the count goes up runs the default action, as it would have
+/// before any handler); the count goes up only once `Signals` is registered, so no delivery is
+/// ever swallowed with nobody to read it.
+fn listen(signals: &[i32]) -> io::Result<(Signals, Listening)> {
+    // Declared before the guard, so dropped after it: on an error, nothing has been counted yet.
+    let mut listening = Listening {
+        signals: Vec::with_capacity(signals.len()),
+    };
+    let mut dispositions = dispositions();
+    for &signal in signals {
+        if let Entry::Vacant(entry) = dispositions.entry(signal) {
+            let default = process::Arc::new(AtomicBool::new(true));
+            register_default(signal, process::Arc::clone(&default))?;
+            entry.insert(Disposition {
+                listeners: 0,
+                default,
+            });
+        }
+    }
+    let registration = Signals::new(signals)?;
+    for &signal in signals {
+        let disposition = dispositions
+            .get_mut(&signal)
+            .expect("registered by the loop above");
+        disposition.listeners += 1;
+        // ORDERING: SeqCst, like signal-hook's load in the handler. The handler takes no lock, so
+        // nothing but this store's own visibility matters: a delivery after it (on any thread)
+        // reads `false` and leaves the signal to the actors' registrations.
+        disposition.default.store(false, Ordering::SeqCst);
+        listening.signals.push(signal);
+    }
+    drop(dispositions);
+    Ok((registration, listening))
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let mut dispositions = dispositions();
+        for signal in &self.signals {
+            if let Some(disposition) = dispositions.get_mut(signal) {
+                disposition.listeners -= 1;
+                if disposition.listeners == 0 {
+                    // ORDERING: SeqCst, see `listen`: a delivery after this store runs the
+                    // default action.
+                    disposition.default.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+/// Registers, for the life of the process, the conditional default of `signal`: the handler runs
+/// the signal's default action whenever `default` is `true`. For a signal `signal-hook` has no
+/// default-action entry for (on Linux: SIGPWR, SIGSTKFLT, the real-time signals, which all
+/// terminate by default), it ends the process with `_exit(128 + signal)` instead.
+fn register_default(signal: i32, default: process::Arc<AtomicBool>) -> io::Result<()> {
+    if signal_name(signal).is_some() {
+        flag::register_conditional_default(signal, default)?;
+    } else {
+        flag::register_conditional_shutdown(signal, 128 + signal, default)?;
+    }
+    Ok(())
+}
+
+/// Runs the default action of `signal` on the whole process, from the actor's thread (the
+/// third delivery): for a terminating signal the process dies of it and this never returns. It
+/// returns after a signal whose default is to ignore, or a stop signal once the process is
+/// continued. As in [`register_default`], a signal without a table entry exits with
+/// `128 + signal`.
+fn run_default_action(signal: i32) {
+    if emulate_default_handler(signal).is_err() {
+        low_level::exit(128 + signal);
+    }
+}
+
 /// What the execute and the interrupt of one signal actor share.
 #[derive(Default)]
 struct Listener {
@@ -233,6 +457,19 @@ struct Listener {
     closed: bool,
     /// The live registration's handle, once the execute has registered.
     handle: Option<Handle>,
+    /// The actor's share of the listener counts, while it listens.
+    listening: Option<Listening>,
+}
+
+/// Stops counting the actor as a listener when its execute ends, however it ends (a callback
+/// may panic), and before its registration is dropped.
+struct Unlisten<'a>(&'a Mutex<Listener>);
+
+impl Drop for Unlisten<'_> {
+    fn drop(&mut self) {
+        let listening = self.0.lock().listening.take();
+        drop(listening);
+    }
 }
 
 impl<E: Send + Sync + 'static> Group<E> {
@@ -271,14 +508,16 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// stage, or it stops listening before the later stages drain; [`Group::add_signals`] does
     /// that for you.
     ///
-    /// The actor registers when it starts, deregisters when it exits, and turns signals into stop
-    /// requests: the first is the cause ([`Cause::Signal`]), the next escalates (S05), the rest
-    /// of a storm is ignored (see [`SignalSet`]). A force hook set on this builder is kept.
+    /// The actor registers when it starts, deregisters when it exits (giving its signals their
+    /// default action back once no signal actor listens for them), and turns signals into stop
+    /// requests: the first is the cause ([`Cause::Signal`]), the second escalates (S05), the third
+    /// runs the signal's default action (for SIGTERM: the process dies of it). See [`SignalSet`].
+    /// A force hook set on this builder is kept.
     ///
     /// # Panics
     ///
     /// On the actor's thread (reported like any actor panic, rule F01), if `signal-hook` cannot
-    /// register the signals.
+    /// register the signals, or if a callback of the [`SignalSet`] panics.
     ///
     /// # Examples
     ///
@@ -302,6 +541,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         let SignalSet {
             signals,
             on_listening,
+            mut on_signal,
         } = signals;
         self.add(
             move || {
@@ -311,39 +551,102 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                         // R07: interrupted before it started; never registers.
                         return Ok(());
                     }
-                    let registration = Signals::new(&signals).unwrap_or_else(|error| {
+                    let (registration, listening) = listen(&signals).unwrap_or_else(|error| {
                         panic!(
                             "rungroup: signal actor '{name}' could not register {:?}: {error}",
                             signals.iter().map(|&s| describe(s)).collect::<Vec<_>>()
                         )
                     });
                     state.handle = Some(registration.handle());
+                    state.listening = Some(listening);
                     registration
                 };
+                // Declared after `registration`, so dropped before it.
+                let _unlisten = Unlisten(&listener);
                 if let Some(callback) = on_listening {
                     callback();
                 }
                 // Ends when the interrupt closes the handle. The first signal triggers teardown
-                // (or, if something else already did, escalates it); the next one escalates it;
-                // the rest of a storm is dropped: signals coalesce, so their count means nothing.
-                let mut escalated = false;
+                // (or, if something else already did, escalates it); the second escalates it;
+                // the third and later run the signal's default action.
+                let mut observed = 0;
                 for signal in registration.forever() {
-                    if !escalated {
-                        escalated =
-                            stop.request(Trigger::Signal { signal }) != StopOutcome::Triggered;
+                    observed += 1;
+                    if let Some(callback) = &mut on_signal {
+                        callback(signal, observed);
+                    }
+                    if observed < DEFAULT_FROM {
+                        let _ = stop.request(Trigger::Signal { signal });
+                    } else {
+                        run_default_action(signal);
                     }
                 }
-                // Dropping `registration` here deregisters the signals.
-                drop(registration);
+                // On return `_unlisten` gives the listener counts back (if the interrupt has not
+                // already), then dropping `registration` deregisters the signals.
                 Ok(())
             },
             move |_: &Cause<E>| {
                 let mut state = interrupt_listener.lock();
                 state.closed = true;
+                // Before the iterator closes: from here on a signal has its default action
+                // (unless another actor listens), never a listener that no longer reads.
+                let listening = state.listening.take();
+                drop(listening);
                 if let Some(handle) = &state.handle {
                     handle.close();
                 }
             },
         );
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use signal_hook::consts::{SIGPROF, SIGXCPU};
+
+    use super::*;
+
+    /// The flag of `signal`'s conditional default, and how many listen.
+    fn disposition(signal: i32) -> (bool, usize) {
+        let dispositions = dispositions();
+        let disposition = &dispositions[&signal];
+        (
+            disposition.default.load(Ordering::SeqCst),
+            disposition.listeners,
+        )
+    }
+
+    /// The second layer of `tests/it/process.rs`: the counts and flags themselves. SIGXCPU and
+    /// SIGPROF are never raised in this test binary, and no other test listens for them.
+    #[test]
+    fn t02_the_default_is_armed_exactly_when_no_actor_listens() {
+        let first = listen(&[SIGXCPU, SIGPROF]).unwrap().1;
+        assert_eq!(disposition(SIGXCPU), (false, 1));
+        assert_eq!(disposition(SIGPROF), (false, 1));
+        let second = listen(&[SIGXCPU]).unwrap().1;
+        assert_eq!(disposition(SIGXCPU), (false, 2));
+        drop(first);
+        assert_eq!(disposition(SIGXCPU), (false, 1), "another actor listens");
+        assert_eq!(disposition(SIGPROF), (true, 0));
+        drop(second);
+        assert_eq!(disposition(SIGXCPU), (true, 0));
+        // A later listener: registered once already, disarmed again.
+        let again = listen(&[SIGPROF]).unwrap().1;
+        assert_eq!(disposition(SIGPROF), (false, 1));
+        drop(again);
+        assert_eq!(disposition(SIGPROF), (true, 0));
+    }
+
+    /// A real-time signal has no default-action entry in `signal-hook`: its conditional default
+    /// is an `_exit(128 + n)`, counted like the others.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn t02_a_signal_without_a_table_entry_still_gets_a_default() {
+        const REAL_TIME: i32 = 40; // between SIGRTMIN and SIGRTMAX on Linux; never raised here
+        assert!(signal_name(REAL_TIME).is_none());
+        let listening = listen(&[REAL_TIME]).unwrap().1;
+        assert_eq!(disposition(REAL_TIME), (false, 1));
+        drop(listening);
+        assert_eq!(disposition(REAL_TIME), (true, 0));
     }
 }

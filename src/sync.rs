@@ -79,6 +79,15 @@ pub(crate) mod thread {
     pub(crate) use super::model::thread::{Builder, JoinHandle};
 }
 
+/// Process-wide state that signal handlers read (the `signal` feature): std's types whatever the
+/// backend, because `signal-hook` takes std's `Arc<AtomicBool>` and a process's signal
+/// dispositions are outside any model (the `signal` feature is never built under loom or shuttle).
+#[cfg(all(unix, feature = "signal"))]
+pub(crate) mod process {
+    pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+}
+
 use std::time::Duration;
 
 /// A mutual-exclusion lock with parking_lot's non-poisoning behaviour.

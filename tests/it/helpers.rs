@@ -1,5 +1,6 @@
-//! Helpers: I/O interrupters against the real thing (T04), nested groups (T05), and the
-//! `examples/server.rs` staged shutdown driven by a real SIGTERM (feature `signal`, unix).
+//! Helpers: I/O interrupters against the real thing (T04; child processes with the feature
+//! `process`), nested groups (T05), and the `examples/server.rs` staged shutdown driven by a real
+//! SIGTERM (feature `signal`, unix).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -140,9 +141,9 @@ fn t04_every_thread_accepting_on_one_acceptor_is_woken() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// T04: a child process
+// T04: a child process (feature `process`, unix)
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 mod child {
     use std::io::{BufRead, BufReader};
     use std::os::fd::OwnedFd;

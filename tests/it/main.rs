@@ -12,6 +12,8 @@ mod failure;
 mod helpers;
 mod hostile;
 mod model;
+#[cfg(all(unix, any(feature = "signal", feature = "process")))]
+mod process;
 mod report;
 mod stages;
 mod triggers;
