@@ -670,7 +670,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 // The budget is spent or a second request came: no grace, escalate at once.
                 Some(why) => {
                     let why = why.clone();
-                    self.escalate(stage, cause, None);
+                    self.escalate(stage, cause, None, false);
                     (why == Escalation::Budget, Some(why))
                 }
                 None => {
@@ -688,18 +688,18 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         Wait::Escalated => {
                             let why = self.requested_escalation();
                             self.escalating = Some(why.clone());
-                            self.escalate(stage, cause, None);
+                            self.escalate(stage, cause, None, true);
                             (false, Some(why))
                         }
                         Wait::Expired if self.budget_spent() => {
                             self.escalating = Some(Escalation::Budget);
-                            self.escalate(stage, cause, None);
+                            self.escalate(stage, cause, None, true);
                             (true, Some(Escalation::Budget))
                         }
                         Wait::Expired => {
                             // Only this stage's grace: its kill grace may not outlast the budget.
                             let cap = self.budget_deadline;
-                            self.escalate(stage, cause, cap);
+                            self.escalate(stage, cause, cap, true);
                             let why = Escalation::Grace {
                                 stage: self.stages[stage].name.clone(),
                             };
@@ -777,11 +777,22 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
     }
 
-    /// Escalates `stage` (S05): frees its interrupts from a blocked lane, calls the force hook of
-    /// each actor still running, then waits up to the kill grace (capped by `cap`) for the stage
-    /// to drain and for those hooks to return. A further stop request does not cut the kill grace
-    /// short; it makes every later stage escalate at once.
-    fn escalate(&mut self, stage: usize, cause: &Arc<Cause<E>>, cap: Option<Duration>) {
+    /// Escalates `stage` (S05): frees its interrupts from the lane if `overdue` (a deadline or a
+    /// second request found the lane inside one of them), calls the force hook of each actor
+    /// still running, then waits up to the kill grace (capped by `cap`) for the stage to drain and
+    /// for those hooks to return. A further stop request does not cut the kill grace short; it
+    /// makes every later stage escalate at once.
+    ///
+    /// A stage escalated as soon as it begins is not `overdue`: its interrupts were handed out a
+    /// moment ago, and none of them has had a deadline yet, so they stay one at a time on their
+    /// lane (R05) rather than being spread over fresh lanes.
+    fn escalate(
+        &mut self,
+        stage: usize,
+        cause: &Arc<Cause<E>>,
+        cap: Option<Duration>,
+        overdue: bool,
+    ) {
         let deadline = match self.kill_grace {
             Some(kill_grace) => min_deadline(Some(self.now().saturating_add(kill_grace)), cap),
             None => cap,
@@ -789,7 +800,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // A lane still inside one of this stage's interrupts gets the kill grace too, so that an
         // interrupt returning in time is not reported blocked (S06).
         let mut watched: Vec<Arc<Lane<E>>> = self.hook_lane.iter().cloned().collect();
-        self.unblock();
+        if overdue {
+            self.unblock();
+        }
         let jobs = self.interrupts_of(stage, cause);
         self.send(jobs);
         watched.extend(self.hook_lane.iter().cloned());

@@ -615,38 +615,46 @@ fn s04_interrupt_left_queued_behind_blocked_ones_is_reported_skipped() {
     assert!(log.entries().is_empty(), "{:?}", log.entries());
 }
 
-/// An actor whose interrupt records when it starts and ends, and notes any overlap with another
-/// interrupt that records into the same `inside` counter.
-fn overlap_checked(
-    group: &mut Group,
-    stage: Stage,
-    name: &'static str,
-    log: &Log,
-    inside: &Arc<AtomicUsize>,
-    overlaps: &Arc<AtomicUsize>,
-    policy: Policy,
-    exits_at_once: bool,
-) {
-    let (log, inside, overlaps) = (log.clone(), Arc::clone(inside), Arc::clone(overlaps));
-    let (tx, rx) = mpsc::channel::<()>();
-    group.actor(name).stage(stage).policy(policy).add(
-        move || {
-            if !exits_at_once {
-                let _ = rx.recv();
-            }
-            Ok(())
-        },
-        move |_| {
-            if inside.fetch_add(1, Ordering::SeqCst) > 0 {
-                overlaps.fetch_add(1, Ordering::SeqCst);
-            }
-            log.push(format!("interrupt:{name}"));
-            // Gives an interrupt wrongly run beside this one the time to show.
-            thread::sleep(Duration::from_millis(20));
-            inside.fetch_sub(1, Ordering::SeqCst);
-            drop(tx);
-        },
-    );
+/// Interrupts that log their calls and count overlaps with each other.
+#[derive(Clone, Default)]
+struct OverlapProbe {
+    log: Log,
+    inside: Arc<AtomicUsize>,
+    overlaps: Arc<AtomicUsize>,
+}
+
+impl OverlapProbe {
+    /// Adds an actor whose interrupt logs its call and notes any other probed interrupt running
+    /// at the same time. Its execute returns at once if `exits_at_once`, else when interrupted.
+    fn add(
+        &self,
+        group: &mut Group,
+        stage: Stage,
+        name: &'static str,
+        policy: Policy,
+        exits_at_once: bool,
+    ) {
+        let probe = self.clone();
+        let (tx, rx) = mpsc::channel::<()>();
+        group.actor(name).stage(stage).policy(policy).add(
+            move || {
+                if !exits_at_once {
+                    let _ = rx.recv();
+                }
+                Ok(())
+            },
+            move |_| {
+                if probe.inside.fetch_add(1, Ordering::SeqCst) > 0 {
+                    probe.overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                probe.log.push(format!("interrupt:{name}"));
+                // Gives an interrupt wrongly run beside this one the time to show.
+                thread::sleep(Duration::from_millis(20));
+                probe.inside.fetch_sub(1, Ordering::SeqCst);
+                drop(tx);
+            },
+        );
+    }
 }
 
 /// R04, R05, S01 (issue 10, item 13): when the budget runs out, the later stage's interrupts are
@@ -666,41 +674,10 @@ fn r04_final_escalation_interrupts_every_actor_of_a_later_stage_one_at_a_time() 
         },
         |_| {},
     );
-    let (log, inside, overlaps) = (
-        Log::new(),
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    overlap_checked(
-        &mut group,
-        later,
-        "exited-early",
-        &log,
-        &inside,
-        &overlaps,
-        Policy::OnError,
-        true,
-    );
-    overlap_checked(
-        &mut group,
-        later,
-        "w1",
-        &log,
-        &inside,
-        &overlaps,
-        Policy::Critical,
-        false,
-    );
-    overlap_checked(
-        &mut group,
-        later,
-        "w2",
-        &log,
-        &inside,
-        &overlaps,
-        Policy::Critical,
-        false,
-    );
+    let probe = OverlapProbe::default();
+    probe.add(&mut group, later, "exited-early", Policy::OnError, true);
+    probe.add(&mut group, later, "w1", Policy::Critical, false);
+    probe.add(&mut group, later, "w2", Policy::Critical, false);
     let pending = spawn_report(group);
     events.wait_for(&Ev::exited("exited-early"));
     assert_eq!(stop.stop("test"), StopOutcome::Triggered);
@@ -711,10 +688,14 @@ fn r04_final_escalation_interrupts_every_actor_of_a_later_stage_one_at_a_time() 
     let report = pending.join();
     latch.release();
     assert_eq!(
-        log.entries(),
+        probe.log.entries(),
         ["interrupt:exited-early", "interrupt:w1", "interrupt:w2"]
     );
-    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "interrupts overlapped");
+    assert_eq!(
+        probe.overlaps.load(Ordering::SeqCst),
+        0,
+        "interrupts overlapped"
+    );
     for index in 1..4 {
         assert!(
             matches!(report.actors()[index].interrupt, HookOutcome::Returned),
