@@ -69,9 +69,10 @@
 //! - **F01–F03** panics in executes and interrupts are caught, teardown runs in full, then the
 //!   panic is resumed on the caller ([`Group::run`]) or kept ([`Group::run_with_report`]); a failed
 //!   spawn tears down what had started and returns [`Error::Spawn`].
-//! - **S01–S08** stages, grace, budget, escalation, abandonment ([`Error::Abandoned`], never
-//!   success), exit policies; with a budget, `run` returns within budget + kill grace + a small
-//!   constant whatever the actors do.
+//! - **S01–S08** stages, grace, budget, escalation in stage order, abandonment
+//!   ([`Error::Abandoned`]) and escalation ([`Error::Escalated`]), never success; exit policies;
+//!   with a budget, `run` returns within budget + one kill grace per stage + a small constant,
+//!   whatever the actors, hooks and observer do.
 //! - **F04** without any grace or budget, a stuck actor hangs `run`, exactly as in Go. Set a budget
 //!   to rule that out.
 //!
@@ -88,11 +89,11 @@
 //!
 //! The state is one atomic word (a phase and the winner's id) plus a live counter per stage; the
 //! caller's thread sleeps on a `parking_lot` mutex and condvar and is woken once per stage, never by
-//! polling. Without deadlines interrupts run on the caller's thread; with deadlines they run on
-//! helper "lane" threads so a blocked interrupt can be walked away from. Actor threads are detached:
-//! `run` waits for every execute to return, not for OS threads to be joined (as
-//! `std::thread::scope` waits on its own counter). The design, with the state table and the
-//! ordering of every atomic, is in `docs/design.md`.
+//! polling. Interrupts and force hooks run on helper "lane" threads, never on the caller's thread,
+//! so a blocked hook can always be walked away from (on a deadline, or a second stop request).
+//! Threads whose work is done are joined before `run` returns; a thread still inside user code is
+//! kept running, never detached. The design, with the state table and the ordering of every
+//! atomic, is in `docs/design.md`.
 //!
 //! # Features
 //!
@@ -106,9 +107,10 @@
 //! flushers) are blocking code, and teardown must not depend on an executor that is itself being
 //! torn down. An async actor can run its own runtime inside an execute.
 //!
-//! **Why are threads detached rather than joined?** Joining adds a wait on the OS thread's exit for
-//! nothing the contract needs, and an abandoned thread cannot be joined at all. Every execute has
-//! returned, and everything it captured has been dropped, before `run` returns.
+//! **Why are threads joined rather than detached?** So that nothing of an actor runs after `run`
+//! returns, not even its thread-local destructors, and because glibc's `pthread_detach` can crash
+//! on a thread that is exiting (reproduced here). An abandoned thread cannot be joined; its handle
+//! is kept, so it is never detached either.
 //!
 //! **What does the loom build change?** Under `RUSTFLAGS="--cfg loom"` the crate's primitives are
 //! loom's; see `docs/testing.md`.

@@ -853,3 +853,48 @@ fn o01_report_is_a_termination() {
         format!("{:?}", std::process::ExitCode::SUCCESS)
     );
 }
+
+/// F03 (issue 10, item 5): a group whose threads would pass the process's memory-map limit is
+/// refused before anything starts, with an error naming the first actor that would not fit. std's
+/// thread start-up aborts the whole process when it runs out of mappings (measured here: at about
+/// 17 600 threads with `vm.max_map_count` = 65 530; `docs/performance.md`).
+#[test]
+fn f03_a_group_past_the_map_limit_is_refused_before_anything_starts() {
+    let Some(limit) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|limit| limit.trim().parse::<usize>().ok())
+    else {
+        eprintln!("no /proc/sys/vm/max_map_count here: nothing to check");
+        return;
+    };
+    // More threads than the limit could map at even two mappings each.
+    let actors = limit / 2 + 1;
+    if actors > 200_000 {
+        eprintln!("vm.max_map_count = {limit}: too many actors to build for this check");
+        return;
+    }
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut group = Group::new();
+    for _ in 0..actors {
+        let started = Arc::clone(&started);
+        group.add(
+            move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            },
+            |_| {},
+        );
+    }
+    let report = report_of(group);
+    assert_eq!(started.load(Ordering::SeqCst), 0, "nothing may start");
+    match report.error() {
+        Some(Error::Spawn { actor, source }) => {
+            assert!(actor.starts_with("actor-"), "{actor}");
+            assert_eq!(source.kind(), std::io::ErrorKind::OutOfMemory);
+            assert!(source.to_string().contains("vm.max_map_count"), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(report.trigger(), Trigger::SpawnFailed { .. }));
+    assert!(report.actors().iter().all(|a| matches!(a.outcome, Outcome::NotStarted)));
+}
