@@ -39,10 +39,10 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
-    /// A helper thread of the group itself (the thread that calls interrupts and force hooks, or
-    /// the one that calls the observer) could not be spawned. Before any actor started, nothing
-    /// ran; during teardown, the hooks named here were never called (their
-    /// [`HookOutcome`](crate::HookOutcome) is `Skipped`), and teardown went on without them.
+    /// A helper thread of the group itself could not be spawned: the observer's, before any actor
+    /// started (then nothing ran), or, during teardown with a grace or budget, a thread to call
+    /// interrupts or force hooks (then the hooks named here were never called, their
+    /// [`HookOutcome`](crate::HookOutcome) is `Skipped`, and teardown went on without them).
     Helper {
         /// Which helper: `hook` or `observer`.
         thread: &'static str,

@@ -1,9 +1,11 @@
 //! Hook lanes: the helper threads that call interrupts and force hooks, so that the caller's
 //! thread never runs a hook and can always walk away from one that blocks.
 //!
-//! A lane calls its jobs one at a time, in the order they were queued. Every run starts one, the
-//! *hook lane*, before any actor, and hands it every stage's interrupts in turn: interrupts are
-//! therefore called one at a time, in stage then registration order (R05, S01), on one thread.
+//! A lane calls its jobs one at a time, in the order they were queued. Every run has one, the
+//! *hook lane*, and hands it every stage's interrupts in turn: interrupts are therefore called one
+//! at a time, in stage then registration order (R05, S01), on one thread. The thread that serves
+//! it is the first exit's own (its execute has returned; it needs nothing else), or, when teardown
+//! was requested from outside (a stop, a signal), one spawned for it.
 //!
 //! When a deadline or a second stop request finds the hook lane inside a hook, the runner
 //! *retires* that lane: it takes the jobs still queued on it and hands them to a fresh lane, and
@@ -115,13 +117,10 @@ pub(crate) struct Closed<E> {
     pub(crate) skipped: Vec<Job<E>>,
 }
 
-impl<E: Send + Sync + 'static> Lane<E> {
-    /// Starts a lane thread with `jobs` queued.
-    pub(crate) fn spawn(
-        core: &Arc<Core<E>>,
-        jobs: Vec<Job<E>>,
-    ) -> Result<(Arc<Self>, JoinHandle<()>), NoThread<E>> {
-        let lane = Arc::new(Lane {
+impl<E> Lane<E> {
+    /// A lane with `jobs` queued and no thread yet: [`serve`] it on some thread.
+    pub(crate) fn new(jobs: Vec<Job<E>>) -> Arc<Self> {
+        Arc::new(Lane {
             state: Mutex::new(LaneState {
                 queue: jobs.into(),
                 running: None,
@@ -129,11 +128,29 @@ impl<E: Send + Sync + 'static> Lane<E> {
                 closed: false,
             }),
             cond: Condvar::new(),
-        });
+        })
+    }
+}
+
+impl<E: Send + Sync + 'static> Lane<E> {
+    /// Starts a lane thread with `jobs` queued.
+    pub(crate) fn spawn(
+        core: &Arc<Core<E>>,
+        jobs: Vec<Job<E>>,
+    ) -> Result<(Arc<Self>, JoinHandle<()>), NoThread<E>> {
+        let lane = Self::new(jobs);
+        Self::start(core, lane)
+    }
+
+    /// Starts a thread serving `lane`.
+    pub(crate) fn start(
+        core: &Arc<Core<E>>,
+        lane: Arc<Self>,
+    ) -> Result<(Arc<Self>, JoinHandle<()>), NoThread<E>> {
         let (thread_core, thread_lane) = (Arc::clone(core), Arc::clone(&lane));
         match thread::Builder::new()
             .name("rungroup-hooks".to_owned())
-            .spawn(move || lane_main(&thread_core, &thread_lane))
+            .spawn(move || serve(&thread_core, &thread_lane))
         {
             Ok(handle) => Ok((lane, handle)),
             Err(error) => {
@@ -191,8 +208,33 @@ impl<E> Lane<E> {
     }
 }
 
-/// The body of a lane thread.
-fn lane_main<E>(core: &Core<E>, lane: &Lane<E>) {
+/// Calls one job on this thread, with its events: what a lane does for each job, and what the
+/// runner itself does when no lane thread can be had and no deadline is configured.
+pub(crate) fn call_here<E>(core: &Core<E>, job: Job<E>) -> (usize, Hook, Option<Payload>) {
+    let (actor, hook) = job.meta();
+    if hook == Hook::Interrupt {
+        core.emit(Note::Interrupting { actor });
+    }
+    let panic = job.call();
+    (actor, hook, panic)
+}
+
+pub(crate) fn announce<E>(core: &Core<E>, actor: usize, hook: Hook, panicked: bool) {
+    let hook = match hook {
+        Hook::Interrupt => "interrupt",
+        Hook::Force => "force",
+    };
+    core.emit(Note::HookReturned {
+        actor,
+        hook,
+        panicked,
+    });
+}
+
+/// Serves `lane` on this thread until it is closed and empty: the body of a lane thread, and what
+/// the first exit's own thread does once its execute has returned (it is free, and teardown
+/// needs a thread for the interrupts: no spawn on the way to the first interrupt).
+pub(crate) fn serve<E>(core: &Core<E>, lane: &Lane<E>) {
     loop {
         let job = {
             let mut state = lane.state.lock();
@@ -208,11 +250,7 @@ fn lane_main<E>(core: &Core<E>, lane: &Lane<E>) {
             }
         };
         let Some(job) = job else { return };
-        let (actor, hook) = job.meta();
-        if hook == Hook::Interrupt {
-            core.emit(Note::Interrupting { actor });
-        }
-        let panic = job.call();
+        let (actor, hook, panic) = call_here(core, job);
         let panicked = panic.is_some();
         let idle = {
             let mut state = lane.state.lock();
@@ -220,15 +258,7 @@ fn lane_main<E>(core: &Core<E>, lane: &Lane<E>) {
             state.done.push((actor, hook, panic));
             state.queue.is_empty()
         };
-        let hook = match hook {
-            Hook::Interrupt => "interrupt",
-            Hook::Force => "force",
-        };
-        core.emit(Note::HookReturned {
-            actor,
-            hook,
-            panicked,
-        });
+        announce(core, actor, hook, panicked);
         if idle {
             core.notify();
         }

@@ -7,11 +7,14 @@
 //!
 //! # Hooks run on lanes, never on the caller's thread
 //!
-//! Interrupts and force hooks are called on [lanes](crate::lane): helper threads that call them one
-//! at a time, in order. The hook lane is spawned before any actor, so a run that cannot have it
-//! fails before anything starts. With no deadline configured the runner waits for the lane as
-//! long as it takes (F04, exactly `oklog/run`); but because it only waits, a second stop request
-//! (a second SIGTERM) can still escalate at once, even while an interrupt blocks.
+//! Interrupts and force hooks are called on [lanes](crate::lane): threads that call them one at a
+//! time, in order. The hook lane is served by the first exit's own thread, which is free once its
+//! execute has returned (no spawn on the way to the first interrupt), or, when teardown was
+//! requested from outside, by a thread spawned then. With no deadline configured the runner waits
+//! for the lane as long as it takes (F04, exactly `oklog/run`); but because it only waits, a
+//! second stop request (a second SIGTERM) can still escalate at once, even while an interrupt
+//! blocks. A lane that cannot be spawned has its hooks skipped and reported when a deadline is
+//! configured (no user code may hold the runner), and called here when none is.
 //!
 //! # Teardown, stage by stage
 //!
@@ -42,7 +45,7 @@ use crate::error::Error;
 use crate::group::{
     ActorSpec, DEFAULT_KILL_GRACE, Execute, Force, Group, Interrupt, Policy, StageSpec,
 };
-use crate::lane::{Closed, Hook, Job, Lane, NoThread};
+use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
 use crate::observe::{Herald, Note};
 use crate::report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
@@ -68,6 +71,8 @@ pub(crate) struct Core<E> {
     names: Frozen<[String]>,
     clock: RunClock,
     herald: Herald,
+    /// The hook lane the first exit's thread serves once its execute has returned.
+    first_lane: Arc<Lane<E>>,
 }
 
 impl<E> Core<E> {
@@ -128,6 +133,11 @@ fn actor_main<E>(
         first,
     });
     drop(guard);
+    if first {
+        // This thread is free, and teardown needs one for the interrupts: it becomes the hook
+        // lane, until the runner closes it.
+        lane::serve(&core, &core.first_lane);
+    }
 }
 
 /// Why a wait ended.
@@ -166,10 +176,11 @@ impl<E> Entry<E> {
     }
 }
 
-/// A lane and its thread.
+/// A lane and its thread: `None` when the first exit's own thread serves it (its handle is that
+/// actor's).
 struct LaneThread<E> {
     lane: Arc<Lane<E>>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 struct Runner<E> {
@@ -180,6 +191,10 @@ struct Runner<E> {
     budget_deadline: Option<Duration>,
     /// `None`: escalated actors are waited for as long as they take (no deadline configured).
     kill_grace: Option<Duration>,
+    /// A grace or budget is configured: no user code may run on this thread.
+    bounded: bool,
+    /// The first exit's thread, serving the hook lane, is stuck in a hook.
+    first_exit_stuck: bool,
     escalations_seen: usize,
     /// Set once the budget is spent or a second stop request came: every stage from then on is
     /// escalated as soon as it begins.
@@ -295,6 +310,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         names,
         clock,
         herald,
+        first_lane: Lane::new(Vec::new()),
     });
 
     let mut runner = Runner {
@@ -304,6 +320,8 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         stage_reports,
         budget_deadline: None,
         kill_grace,
+        bounded,
+        first_exit_stuck: false,
         escalations_seen: 0,
         escalating: None,
         hook_lane: None,
@@ -313,15 +331,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         observer_thread,
     };
 
-    // The hook lane, before any actor: without it no interrupt could be called.
-    let mut spawn_error = match Lane::spawn(&runner.core, Vec::new()) {
-        Ok((lane, thread)) => {
-            runner.hook_lane = Some(Arc::clone(&lane));
-            runner.lanes.push(LaneThread { lane, thread });
-            None
-        }
-        Err(failed) => Some(SpawnError::Helper(failed.error)),
-    };
+    let mut spawn_error = None;
 
     // R02: start every execute, in registration order, each on its own thread.
     for (index, actor) in actors.into_iter().enumerate() {
@@ -371,16 +381,10 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         }
         runner.entries.push(entry);
     }
-    match &spawn_error {
+    if let Some(SpawnError::Actor(index, _)) = &spawn_error {
         // F03: tear down what was started. If an actor already exited first, its exit stays the
         // cause; the spawn error is still what `run` returns.
-        Some(SpawnError::Actor(index, _)) => {
-            control.request(Trigger::SpawnFailed { actor: *index }, false);
-        }
-        Some(SpawnError::Helper(_)) => {
-            control.request(Trigger::HelperFailed, false);
-        }
-        None => {}
+        control.request(Trigger::SpawnFailed { actor: *index }, false);
     }
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
@@ -401,6 +405,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         });
     }
     let cause = Arc::new(cause);
+    runner.host_first_lane(winner.as_ref().map(|winner| winner.index));
 
     runner.teardown(&cause);
 
@@ -414,8 +419,6 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
 enum SpawnError {
     /// The actor at this index could not be started.
     Actor(usize, io::Error),
-    /// The hook lane could not be started.
-    Helper(io::Error),
 }
 
 /// Spawns one actor's thread. A failed spawn drops the execute (std does, inside `spawn`); a
@@ -656,6 +659,26 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .filter(move |&actor| self.entries[actor].stage == stage && self.entries[actor].started)
     }
 
+    /// Finds a thread for the hook lane: the first exit's own, which serves it already, or, when
+    /// teardown was requested from outside, a new one. Without one, interrupts go to
+    /// [`spawn_lane`](Self::spawn_lane) as they come, which says what happens then.
+    fn host_first_lane(&mut self, winner: Option<usize>) {
+        let lane = Arc::clone(&self.core.first_lane);
+        let thread = match winner {
+            Some(_) => None,
+            None => match Lane::start(&self.core, lane) {
+                Ok((_, thread)) => Some(thread),
+                Err(NoThread { error, .. }) => {
+                    self.lane_error.get_or_insert((error, Vec::new()));
+                    return;
+                }
+            },
+        };
+        let lane = Arc::clone(&self.core.first_lane);
+        self.hook_lane = Some(Arc::clone(&lane));
+        self.lanes.push(LaneThread { lane, thread });
+    }
+
     /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
     fn teardown(&mut self, cause: &Arc<Cause<E>>) {
         for stage in 0..self.stages.len() {
@@ -745,15 +768,27 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Starts a lane with `jobs`. If no thread can be had, the jobs are skipped, never called on
-    /// this thread: with a deadline set, no user code may hold the runner (S08).
+    /// this thread, when a deadline is set (no user code may hold the runner, S08); without one
+    /// they are called here.
     fn spawn_lane(&mut self, jobs: Vec<Job<E>>) -> Option<Arc<Lane<E>>> {
         match Lane::spawn(&self.core, jobs) {
             Ok((lane, thread)) => {
                 self.lanes.push(LaneThread {
                     lane: Arc::clone(&lane),
-                    thread,
+                    thread: Some(thread),
                 });
                 Some(lane)
+            }
+            Err(NoThread { jobs, .. }) if !self.bounded => {
+                // No deadline is configured, so nothing is broken by calling the hooks here, as
+                // `oklog/run` does; only a second stop request cannot interrupt them then.
+                for job in jobs {
+                    let (actor, hook, panic) = lane::call_here(&self.core, job);
+                    lane::announce(&self.core, actor, hook, panic.is_some());
+                    let outcome = panic.map_or(HookOutcome::Returned, HookOutcome::Panicked);
+                    self.entries[actor].record(hook, outcome);
+                }
+                None
             }
             Err(NoThread { error, jobs }) => {
                 let (_, skipped) = self.lane_error.get_or_insert_with(|| (error, Vec::new()));
@@ -873,17 +908,23 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 self.entries[actor].record(hook, HookOutcome::Skipped);
                 self.entries[actor].discard(job);
             }
-            match stuck {
-                Some((actor, hook)) => {
+            match (stuck, thread) {
+                (Some((actor, hook)), thread) => {
                     self.entries[actor].record(hook, HookOutcome::Blocked);
                     blocked.push(actor);
-                    // Inside user code: cannot be joined, must not be detached (see the module doc).
-                    std::mem::forget(thread);
+                    // Inside user code: cannot be joined, must not be detached (see the module
+                    // doc). The first exit's thread, if it is the one, is kept with its actor.
+                    match thread {
+                        Some(thread) => std::mem::forget(thread),
+                        None => self.first_exit_stuck = true,
+                    }
                 }
                 // Closed and idle: the thread ends without running user code.
-                None => {
+                (None, Some(thread)) => {
                     let _ = thread.join();
                 }
+                // Served by the first exit's thread, joined with its actor.
+                (None, None) => {}
             }
         }
         self.hook_lane = None;
@@ -952,7 +993,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 },
             };
             if let Some(thread) = entry.thread.take() {
-                if matches!(outcome, Outcome::Abandoned) {
+                if matches!(outcome, Outcome::Abandoned) || (first && self.first_exit_stuck) {
                     // Still inside its execute: kept, not detached (see the module doc).
                     std::mem::forget(thread);
                 } else {
@@ -1015,11 +1056,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
             Some(match error {
                 SpawnError::Actor(index, source) => Error::Spawn {
                     actor: report.actors[index].name.clone(),
-                    source,
-                },
-                SpawnError::Helper(source) => Error::Helper {
-                    thread: "hook",
-                    skipped: Vec::new(),
                     source,
                 },
             })

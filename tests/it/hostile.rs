@@ -48,15 +48,18 @@ impl std::error::Error for HostileError {}
 
 // ---- S08: no helper thread, a blocking observer ---------------------------------------------
 
-/// The child half of the thread-limit test: runs under `prlimit --nproc` (as an unprivileged
-/// user when the tests run as root, since root ignores that limit).
-fn thread_limit_child() {
+/// The child half of the thread-limit tests: runs under `prlimit --nproc` (as an unprivileged
+/// user when the tests run as root, since root ignores that limit). `by_exit`: the hog's own exit
+/// triggers teardown, so its thread serves the hook lane and only the fresh lane a retirement
+/// needs is missing; else a stop request triggers it, and no hook lane can be had at all.
+fn thread_limit_child(by_exit: bool) {
     let mut group = Group::new();
     group
         .budget(Duration::from_millis(300))
         .kill_grace(Duration::from_millis(300));
     // Its interrupt blocks for good, so the hook lane must be retired, and a fresh one spawned,
-    // to reach the interrupts queued behind it.
+    // to reach the interrupts queued behind it. Its execute returns only when its interrupt is
+    // dropped.
     let (blocker_tx, blocker_rx) = mpsc::channel::<()>();
     group.actor("blocker").add(
         move || {
@@ -74,8 +77,8 @@ fn thread_limit_child() {
         token.wait();
         Ok(())
     });
-    // Takes every thread the limit leaves, then stops the group and stays: no thread exits
-    // before teardown needs a fresh lane, so none is free for it.
+    // Takes every thread the limit leaves, then triggers teardown. No thread exits before
+    // teardown needs one, so none is free for it.
     let stop = group.stop_handle();
     group.actor("hog").add(
         move || {
@@ -91,6 +94,9 @@ fn thread_limit_child() {
             {
                 hogged += 1;
             }
+            if by_exit {
+                return Err(format!("hogged {hogged} threads").into());
+            }
             stop.stop(format!("hogged {hogged} threads"));
             loop {
                 thread::park();
@@ -105,22 +111,28 @@ fn thread_limit_child() {
     // Returned, within budget + kill grace + a margin only a hang could break; no hook ran on the
     // caller's thread (a blocked interrupt there would have hung it).
     assert!(took < Duration::from_secs(30), "took {took:?}");
-    assert!(matches!(report.actors()[0].interrupt, HookOutcome::Blocked));
-    // The interrupts behind the blocked one could not be called: no thread. Reported, not lost.
-    for index in [1, 2] {
-        assert!(
-            matches!(report.actors()[index].interrupt, HookOutcome::Skipped),
-            "{report}"
-        );
-    }
-    assert!(matches!(report.actors()[1].outcome, Outcome::Abandoned));
+    let interrupt = |index: usize| &report.actors()[index].interrupt;
     match report.error() {
-        Some(Error::Abandoned { hooks, skipped, .. }) => {
+        Some(Error::Abandoned { hooks, skipped, .. }) if by_exit => {
+            // The hog's thread called blocker's interrupt; the rest needed a fresh lane.
+            assert!(matches!(interrupt(0), HookOutcome::Blocked), "{report}");
             assert_eq!(hooks, &["blocker".to_owned()]);
             assert_eq!(skipped, &["next".to_owned(), "hog".to_owned()]);
         }
+        Some(Error::Abandoned { hooks, skipped, .. }) => {
+            // No thread for any interrupt: every one skipped, none called here.
+            assert!(hooks.is_empty(), "{report}");
+            assert_eq!(
+                skipped,
+                &["blocker".to_owned(), "next".to_owned(), "hog".to_owned()]
+            );
+        }
         other => panic!("{other:?}"),
     }
+    for index in [1, 2] {
+        assert!(matches!(interrupt(index), HookOutcome::Skipped), "{report}");
+    }
+    assert!(matches!(report.actors()[1].outcome, Outcome::Abandoned));
     println!("CHILD-OK");
 }
 
@@ -186,18 +198,34 @@ fn in_child(name: &str) -> bool {
 
 /// S08, F03 (issue 10, item 1): under a thread limit, with a budget and a blocking interrupt,
 /// `run` returns within the budget and reports the interrupts it could not call. The old runner
-/// fell back to calling them on the caller's thread, with no deadline, and hung forever.
+/// fell back to calling them on the caller's thread, with no deadline, and hung forever. Here the
+/// first exit's thread serves the hook lane; the fresh lane a retirement needs cannot be had.
 #[test]
-fn s08_budget_holds_when_no_hook_thread_can_be_spawned() {
-    const NAME: &str = "hostile::s08_budget_holds_when_no_hook_thread_can_be_spawned";
+fn s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned() {
+    const NAME: &str = "hostile::s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned";
     if in_child(NAME) {
-        thread_limit_child();
+        thread_limit_child(true);
         return;
     }
     let (status, out) = run_child(NAME, &["--nproc=128:128"]);
     assert!(status.success(), "{status}\n{out}");
     assert!(out.contains("CHILD-OK"), "{out}");
     assert!(out.contains("[interrupt never called]"), "{out}");
+}
+
+/// S08, F03: the same when a stop request triggers teardown, so that no thread at all can be had
+/// for the hook lane: every interrupt is skipped and reported, none is called on the caller's
+/// thread, and `run` still returns within the budget.
+#[test]
+fn s08_budget_holds_when_no_hook_thread_at_all_can_be_spawned() {
+    const NAME: &str = "hostile::s08_budget_holds_when_no_hook_thread_at_all_can_be_spawned";
+    if in_child(NAME) {
+        thread_limit_child(false);
+        return;
+    }
+    let (status, out) = run_child(NAME, &["--nproc=128:128"]);
+    assert!(status.success(), "{status}\n{out}");
+    assert!(out.contains("CHILD-OK"), "{out}");
 }
 
 /// S08, O02 (issue 10, item 2): an observer that blocks forever on `Triggered` cannot hold a
@@ -896,5 +924,10 @@ fn f03_a_group_past_the_map_limit_is_refused_before_anything_starts() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(report.trigger(), Trigger::SpawnFailed { .. }));
-    assert!(report.actors().iter().all(|a| matches!(a.outcome, Outcome::NotStarted)));
+    assert!(
+        report
+            .actors()
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::NotStarted))
+    );
 }
