@@ -8,12 +8,14 @@
 //! they cost and which deliberate breakages they catch: `docs/testing.md`, section "loom".
 //!
 //! loom allows 5 threads per model, the model's own thread included. The runner is the model's
-//! thread, each actor is one more, and with a grace or budget each stage's interrupts and the
-//! force hooks get one lane thread each: hence 2 or 3 actors per model, at most.
+//! thread and each actor is one more. The hook lane is served by the first exit's own thread;
+//! a stop request (no exiting actor) needs one more thread for it, and each force hook, and each
+//! retirement of a blocked lane, one more: hence 2 to 4 actors per model.
 #![cfg(loom)]
 
 mod common;
 mod core;
+mod escalation;
 mod failure;
 mod stages;
 mod triggers;

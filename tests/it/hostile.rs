@@ -464,7 +464,7 @@ fn r11_thread_churn_stress() {
     let rounds: usize = std::env::var("RUNGROUP_CHURN_ROUNDS")
         .ok()
         .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(2000);
     let churn = move || {
         for _ in 0..rounds {
             let mut group = Group::new();
