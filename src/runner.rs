@@ -264,40 +264,32 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
     // out of maps aborts the process instead of failing), and the observer's thread (a run that
     // cannot have it fails here, having run nothing).
-    if let Err((actor, source)) = check_map_limit(actors.len()) {
-        unwind::drop_quietly(observer);
-        let error = Error::Spawn {
-            actor: names[actor].clone(),
-            source,
-        };
-        return refuse(
-            actors,
-            stage_reports,
-            &control,
-            &clock,
-            Trigger::SpawnFailed { actor },
-            error,
-        );
-    }
-    let (herald, observer_thread) =
-        match Herald::start(names.clone(), stage_names, observer, bounded, &control) {
-            Ok(herald) => herald,
-            Err(source) => {
+    let started = match check_map_limit(actors.len()) {
+        Err((actor, source)) => {
+            unwind::drop_quietly(observer);
+            let error = Error::Spawn {
+                actor: names[actor].clone(),
+                source,
+            };
+            Err((Trigger::SpawnFailed { actor }, error))
+        }
+        Ok(()) => Herald::start(names.clone(), stage_names, observer, bounded, &control).map_err(
+            |source| {
                 let error = Error::Helper {
                     thread: "observer",
                     skipped: Vec::new(),
                     source,
                 };
-                return refuse(
-                    actors,
-                    stage_reports,
-                    &control,
-                    &clock,
-                    Trigger::HelperFailed,
-                    error,
-                );
-            }
-        };
+                (Trigger::HelperFailed, error)
+            },
+        ),
+    };
+    let (herald, observer_thread) = match started {
+        Ok(started) => started,
+        Err((trigger, error)) => {
+            return refuse(actors, stage_reports, &control, &clock, trigger, error);
+        }
+    };
 
     let mut counts = vec![0; stages.len()];
     for actor in &actors {

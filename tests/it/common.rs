@@ -398,3 +398,15 @@ where
     };
     assert_eq!(report.exit_code(), expected, "{report}");
 }
+
+/// An actor whose execute ignores everything (its interrupt included) until `latch` is released.
+pub(crate) fn stubborn(group: &mut Group, stage: Stage, name: &str, latch: &Latch) {
+    let waiter = latch.waiter();
+    group.actor(name).stage(stage).add(
+        move || {
+            waiter.wait();
+            Ok(())
+        },
+        |_| {},
+    );
+}

@@ -17,7 +17,7 @@ use rungroup::{
 
 use crate::common::{
     Ev, FUSE, Latch, Log, assert_escalated_cleanly, bounded, clocked, clocked_with_grace, events,
-    payload_text, report_of, run_catching, spawn_report,
+    payload_text, report_of, run_catching, spawn_report, stubborn,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -202,15 +202,10 @@ fn in_child(name: &str) -> bool {
 /// first exit's thread serves the hook lane; the fresh lane a retirement needs cannot be had.
 #[test]
 fn s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned() {
-    const NAME: &str = "hostile::s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned";
-    if in_child(NAME) {
-        thread_limit_child(true);
-        return;
-    }
-    let (status, out) = run_child(NAME, &["--nproc=128:128"]);
-    assert!(status.success(), "{status}\n{out}");
-    assert!(out.contains("CHILD-OK"), "{out}");
-    assert!(out.contains("[interrupt never called]"), "{out}");
+    thread_limit_test(
+        "hostile::s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned",
+        true,
+    );
 }
 
 /// S08, F03: the same when a stop request triggers teardown, so that no thread at all can be had
@@ -218,14 +213,23 @@ fn s08_budget_holds_when_no_fresh_hook_thread_can_be_spawned() {
 /// thread, and `run` still returns within the budget.
 #[test]
 fn s08_budget_holds_when_no_hook_thread_at_all_can_be_spawned() {
-    const NAME: &str = "hostile::s08_budget_holds_when_no_hook_thread_at_all_can_be_spawned";
-    if in_child(NAME) {
-        thread_limit_child(false);
+    thread_limit_test(
+        "hostile::s08_budget_holds_when_no_hook_thread_at_all_can_be_spawned",
+        false,
+    );
+}
+
+/// In the child (the test `name` re-run): [`thread_limit_child`]; in the parent: runs the child
+/// under the limit and checks it passed.
+fn thread_limit_test(name: &str, by_exit: bool) {
+    if in_child(name) {
+        thread_limit_child(by_exit);
         return;
     }
-    let (status, out) = run_child(NAME, &["--nproc=128:128"]);
+    let (status, out) = run_child(name, &["--nproc=128:128"]);
     assert!(status.success(), "{status}\n{out}");
     assert!(out.contains("CHILD-OK"), "{out}");
+    assert!(out.contains("[interrupt never called]"), "{out}");
 }
 
 /// S08, O02 (issue 10, item 2): an observer that blocks forever on `Triggered` cannot hold a
@@ -558,14 +562,7 @@ fn s05_no_deadline_configured_means_no_kill_grace() {
         },
     );
     let latch = Latch::new();
-    let waiter = latch.waiter();
-    group.actor("slow").add(
-        move || {
-            waiter.wait();
-            Ok(())
-        },
-        |_| {},
-    );
+    stubborn(&mut group, Stage::DEFAULT, "slow", &latch);
     let pending = spawn_report(group);
     events.wait_for(&Ev::escalated("slow"));
     clock.advance(HOUR); // any kill grace would have run out now
@@ -694,14 +691,7 @@ fn r04_final_escalation_interrupts_every_actor_of_a_later_stage_one_at_a_time() 
     group.budget(Duration::from_secs(10));
     let later = group.add_stage("later");
     let latch = Latch::new();
-    let waiter = latch.waiter();
-    group.actor("deaf").add(
-        move || {
-            waiter.wait();
-            Ok(())
-        },
-        |_| {},
-    );
+    stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
     let probe = OverlapProbe::default();
     probe.add(&mut group, later, "exited-early", Policy::OnError, true);
     probe.add(&mut group, later, "w1", Policy::Critical, false);
@@ -743,14 +733,7 @@ fn s01_budget_escalation_keeps_stage_order() {
     let workers = group.add_stage("workers");
     let flush = group.add_stage("flush");
     let latch = Latch::new();
-    let waiter = latch.waiter();
-    group.actor("deaf").add(
-        move || {
-            waiter.wait();
-            Ok(())
-        },
-        |_| {},
-    );
+    stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
     let log = Log::new();
     let (worker_log, flusher_log) = (log.clone(), log.clone());
     let (tx, rx) = mpsc::channel::<()>();

@@ -15,7 +15,7 @@ use rungroup::{
 
 use crate::common::{
     Counter, Ev, Latch, Log, clocked, clocked_with_grace, events, on_lanes, report_advancing,
-    report_of, run_catching, spawn_report, until_interrupted,
+    report_of, run_catching, spawn_report, stubborn, until_interrupted,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -63,18 +63,6 @@ fn counted_force() -> (Counter, impl FnOnce() + Send + 'static) {
     let counter = Counter::new();
     let hit = counter.clone();
     (counter, move || hit.hit())
-}
-
-/// An actor whose execute ignores everything until `latch` is released.
-fn stubborn(group: &mut Group, stage: Stage, name: &str, latch: &Latch) {
-    let waiter = latch.waiter();
-    group.actor(name).stage(stage).add(
-        move || {
-            waiter.wait();
-            Ok(())
-        },
-        |_| {},
-    );
 }
 
 /// An actor that ignores its interrupt, and whose force hook blocks too, until `latch` is released.
