@@ -134,7 +134,25 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let report = group.run_with_report();
     println!("\n{report}\n");
-    let result = report.into_result();
-    println!("demo: run returned {result:?}");
-    result
+    // A service would end with `std::process::exit(report.exit_code().into())`: here 3, since
+    // metrics-pusher only returned once escalated (work it held may be lost). The demo shows that
+    // on purpose, so it reports it and exits 0.
+    println!(
+        "demo: a service would exit with status {}",
+        report.exit_code()
+    );
+    match report.into_result() {
+        Err(error)
+            if error
+                .downcast_ref::<rungroup::Error>()
+                .is_some_and(|error| matches!(error, rungroup::Error::Escalated { .. })) =>
+        {
+            println!("demo: run returned the escalation, as intended: {error}");
+            Ok(())
+        }
+        other => {
+            println!("demo: run returned {other:?}");
+            other
+        }
+    }
 }
