@@ -360,11 +360,14 @@ impl<E: Send + Sync + 'static> Group<E> {
 
     /// Calls `observer` on every lifecycle event (rule O02).
     ///
-    /// It is called on a helper thread of the group's, one event at a time, in the order the
-    /// events happened, so a slow or blocking observer can neither delay an actor nor break a
-    /// deadline (S08): with a grace or budget set, `run` waits at most one kill grace for it to
-    /// catch up after teardown, then leaves it behind, and the report says how many events it
-    /// missed. A panic in it is caught and ignored; one in its `Drop` is caught too.
+    /// With a [budget](Group::budget) it is called on a helper thread of its own, one event at a
+    /// time, in the order the events happened, so that a slow or blocking observer can neither
+    /// delay an actor nor break the budget (S08): `run` waits at most `max(kill grace, 1 s)` for
+    /// it to catch up after teardown, then leaves it behind, and
+    /// [`Report::observer_missed`](crate::Report::observer_missed) says how many events it missed.
+    /// Without a budget it is called inline, on whichever thread the event happened (the caller's,
+    /// an actor's or a hook lane's), so it should be quick: one that blocks holds teardown as a
+    /// blocking interrupt would. A panic in it is caught and ignored; one in its `Drop` too.
     ///
     /// # Examples
     ///

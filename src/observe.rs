@@ -208,10 +208,10 @@ impl Note {
 
 /// Where events go: `tracing` (inline, when that feature is on) and the observer.
 ///
-/// Without any deadline the observer is called inline, on whichever thread the event happened
-/// (a blocking observer may then hang `run`, as a blocking interrupt may: F04). With a grace or a
-/// budget it is called on a helper thread of its own, through a queue, so that it can never hold
-/// the runner past a deadline (S08); the runner waits for it only a bounded time at the end.
+/// Without a budget the observer is called inline, on whichever thread the event happened (a
+/// blocking observer may then hold teardown, as a blocking interrupt may). With a budget it is
+/// called on a helper thread of its own, through a queue, so that it can never hold the runner past
+/// the budget (S08); the runner waits for it only a bounded time at the end.
 pub(crate) struct Herald {
     names: Frozen<[String]>,
     stages: Frozen<[String]>,

@@ -429,7 +429,7 @@ impl<E> Report<E> {
     }
 
     /// How many lifecycle events the observer never received because it was still stuck in an
-    /// earlier one when `run` stopped waiting for it (only with a grace or budget; see
+    /// earlier one when `run` stopped waiting for it (only with a budget; see
     /// [`Group::observe`](crate::Group::observe)).
     pub fn observer_missed(&self) -> usize {
         self.observer_missed

@@ -273,7 +273,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             };
             Err((Trigger::SpawnFailed { actor }, error))
         }
-        Ok(()) => Herald::start(names.clone(), stage_names, observer, bounded, &control).map_err(
+        Ok(()) => Herald::start(names.clone(), stage_names, observer, budget.is_some(), &control).map_err(
             |source| {
                 let error = Error::Helper {
                     thread: "observer",
