@@ -577,6 +577,21 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     // The report: trigger, interrupt order, every actor's line.
     let (group, logs) = build(script);
     let report = group.run_with_report();
+    // A blown fuse is a hang: say so before anything it garbles.
+    for (index, actor) in report.actors().iter().enumerate() {
+        if let Outcome::Panicked(payload) = &actor.outcome {
+            let fuse = message(payload).filter(|message| message.starts_with("fuse "));
+            prop_assert!(
+                fuse.is_none(),
+                "a{} hung: {} (interrupt {}, escalated {}, force hook {})",
+                index,
+                fuse.map_or("", String::as_str),
+                actor.interrupt.label(),
+                actor.escalated,
+                actor.force.label()
+            );
+        }
+    }
     prop_assert_eq!(report.trigger(), &want.trigger);
     prop_assert_eq!(&*logs.interrupts.lock().unwrap(), &want.interrupts);
     let actors: Vec<Line> = report
