@@ -680,6 +680,10 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
             trigger,
         }) => {
             let escalated: Vec<&str> = report.escalated().collect();
+            prop_assert!(
+                !escalated.is_empty(),
+                "Error::Escalated with nobody escalated"
+            );
             prop_assert_eq!(actors, &escalated);
             prop_assert_eq!(by, &Escalation::Budget);
             prop_assert_eq!(trigger, &report.trigger_summary());
