@@ -207,3 +207,15 @@ impl Probe {
 pub(crate) fn name(actor: usize) -> String {
     ["a", "b", "c", "d"][actor].to_owned()
 }
+
+/// The run's error is `Error::Escalated` naming exactly the escalated actors, or there is none
+/// and nobody was escalated (issue 10: an escalated run is never a success; anything else, an
+/// abandonment above all, fails the model).
+pub(crate) fn assert_no_error_but_escalation(report: &rungroup::Report<BoxError>) {
+    let escalated: Vec<&str> = report.escalated().collect();
+    match report.error() {
+        None => assert!(escalated.is_empty(), "escalated {escalated:?} yet no error"),
+        Some(rungroup::Error::Escalated { actors, .. }) => assert_eq!(actors, &escalated),
+        Some(other) => panic!("{other:?}"),
+    }
+}

@@ -61,7 +61,7 @@ fn t01_stop_request_races_a_first_exit() {
         }
         assert!(matches!(&report.actors()[0].outcome, Outcome::Err(e) if address(e) == made));
         assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
-        assert!(report.error().is_none(), "{:?}", report.error());
+        crate::common::assert_no_error_but_escalation(&report);
     });
 }
 

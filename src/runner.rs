@@ -273,16 +273,21 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             };
             Err((Trigger::SpawnFailed { actor }, error))
         }
-        Ok(()) => Herald::start(names.clone(), stage_names, observer, budget.is_some(), &control).map_err(
-            |source| {
-                let error = Error::Helper {
-                    thread: "observer",
-                    skipped: Vec::new(),
-                    source,
-                };
-                (Trigger::HelperFailed, error)
-            },
-        ),
+        Ok(()) => Herald::start(
+            names.clone(),
+            stage_names,
+            observer,
+            budget.is_some(),
+            &control,
+        )
+        .map_err(|source| {
+            let error = Error::Helper {
+                thread: "observer",
+                skipped: Vec::new(),
+                source,
+            };
+            (Trigger::HelperFailed, error)
+        }),
     };
     let (herald, observer_thread) = match started {
         Ok(started) => started,
@@ -701,9 +706,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     match self.wait(deadline, drained) {
                         Wait::Done => (false, None),
                         Wait::Escalated => {
+                            // Escalates at once (force hooks now), but no deadline has passed:
+                            // the stage's interrupts stay one at a time on their lane (R05).
                             let why = self.requested_escalation();
                             self.escalating = Some(why.clone());
-                            self.escalate(stage, cause, None, true);
+                            self.escalate(stage, cause, None, false);
                             (false, Some(why))
                         }
                         Wait::Expired if self.budget_spent() => {
@@ -804,15 +811,16 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
     }
 
-    /// Escalates `stage` (S05): frees its interrupts from the lane if `overdue` (a deadline or a
-    /// second request found the lane inside one of them), calls the force hook of each actor
-    /// still running, then waits up to the kill grace (capped by `cap`) for the stage to drain and
-    /// for those hooks to return. A further stop request does not cut the kill grace short; it
-    /// makes every later stage escalate at once.
+    /// Escalates `stage` (S05): frees its interrupts from the lane if `overdue` (a deadline, the
+    /// stage's grace or the budget, passed while the lane was inside one of them), calls the force
+    /// hook of each actor still running, then waits up to the kill grace (capped by `cap`) for the
+    /// stage to drain and for those hooks to return. A further stop request does not cut the kill
+    /// grace short; it makes every later stage escalate at once.
     ///
-    /// A stage escalated as soon as it begins is not `overdue`: its interrupts were handed out a
-    /// moment ago, and none of them has had a deadline yet, so they stay one at a time on their
-    /// lane (R05) rather than being spread over fresh lanes.
+    /// Only a passed deadline makes interrupts overdue (S04: "then, and only then"). A second stop
+    /// request escalates at once, force hooks included, but the stage's interrupts stay one at a
+    /// time on their lane (R05); so do those of a stage escalated as soon as it begins, which were
+    /// handed out a moment ago. What is still queued when the kill grace runs out moves on then.
     fn escalate(
         &mut self,
         stage: usize,
