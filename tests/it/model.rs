@@ -373,10 +373,12 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
     for (index, actor) in report.actors().iter().enumerate() {
         match &actor.outcome {
             Outcome::Err(ModelError::Actor(ActorError(from))) => prop_assert_eq!(*from, index),
-            Outcome::Panicked(payload) => prop_assert_eq!(
-                payload.downcast_ref::<String>(),
-                Some(&format!("execute {index}"))
-            ),
+            Outcome::Panicked(payload) => {
+                // Bound first: newer compilers extend the lifetime of the temporary in
+                // `Some(&format!(..))` through the macro's `let`; the MSRV (1.85) does not (E0716).
+                let want = format!("execute {index}");
+                prop_assert_eq!(payload.downcast_ref::<String>(), Some(&want));
+            }
             _ => {}
         }
     }
