@@ -57,7 +57,7 @@
 //!   execute effects visible, and breaks S01 and the events (loom: the `s01_*`, `r03_*` models
 //!   and the observer half of `r08_execute_effects_happen_before_run_returns` fail). The
 //!   `Acquire` half of the decrement orders nothing its thread reads afterwards; `Release` is the
-//!   half that matters.
+//!   half that matters (every loom model passes with `Release` alone).
 //! - Every wake-up goes through the wake mutex: the waker changes the atomic, then takes the lock
 //!   and notifies; the caller checks the atomics while holding the lock and waits atomically
 //!   releasing it. A change that lands after the caller's check therefore cannot notify before the
