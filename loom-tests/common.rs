@@ -4,9 +4,9 @@
 use std::sync::Once;
 use std::time::Instant;
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
-use rungroup::{BoxError, Cause, Event, Group};
+use rungroup::{BoxError, Cause, Event, Group, Report};
 
 /// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set, so that the plain
 /// `RUSTFLAGS="--cfg loom" cargo test` finishes in minutes (costs in `docs/testing.md`).
@@ -133,12 +133,29 @@ pub(crate) struct Seen {
 #[derive(Debug, Default)]
 pub(crate) struct Probe {
     seen: Mutex<Vec<Seen>>,
-    /// Set while an interrupt is being recorded: two at once breaks R05.
-    busy: AtomicBool,
-    /// Interrupts that began while another was being recorded.
+    /// How many interrupts are between [`Probe::enter`] and the drop of its guard: more than one
+    /// at once breaks R05.
+    inside: AtomicUsize,
+    /// Interrupts that entered while another was inside.
     overlaps: AtomicUsize,
     /// `ActorExited { first: true }` events: more than one breaks R03.
     firsts: AtomicUsize,
+}
+
+/// An interrupt's stay inside the probe: from [`Probe::enter`] to the drop of this guard.
+#[derive(Debug)]
+#[must_use = "the interrupt is inside until this guard is dropped"]
+pub(crate) struct Inside<'a> {
+    probe: &'a Probe,
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        // ORDERING: SeqCst, but only RMWs on this one counter decide the check, and RMWs always
+        // read the latest value in the counter's modification order: loom's weaker treatment
+        // of SeqCst (no single total order) cannot hide an overlap.
+        self.probe.inside.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Probe {
@@ -151,16 +168,22 @@ impl Probe {
         let probe = Arc::clone(probe);
         group.observe(move |event| {
             if let Event::ActorExited { first: true, .. } = event {
-                // ORDERING: read after `run` returned, which happens-after every event (R08).
+                // ORDERING: Relaxed on purpose. The event runs on the exiting actor's thread, after
+                // it published its slot: only the runner's wait (the live counters) makes it
+                // visible to the caller after `run` (R11).
                 probe.firsts.fetch_add(1, Ordering::Relaxed);
             }
         });
     }
 
-    /// Records that actor `actor`'s interrupt was called with `cause`.
-    pub(crate) fn record(&self, actor: usize, cause: &Cause<BoxError>) {
+    /// Records that actor `actor`'s interrupt was called with `cause`, and keeps it "inside"
+    /// until the returned guard is dropped: an interrupt that holds the guard across its whole
+    /// body (stopping its actor's token included) makes any other interrupt that starts
+    /// meanwhile an overlap (R05).
+    pub(crate) fn enter(&self, actor: usize, cause: &Cause<BoxError>) -> Inside<'_> {
         // Not an assert: the runner catches an interrupt's panic (F02). Counted, checked later.
-        if self.busy.swap(true, Ordering::SeqCst) {
+        // ORDERING: see `Inside::drop`.
+        if self.inside.fetch_add(1, Ordering::SeqCst) != 0 {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
         let error = match cause {
@@ -179,15 +202,21 @@ impl Probe {
             error,
             reason,
         });
-        self.busy.store(false, Ordering::SeqCst);
+        Inside { probe: self }
+    }
+
+    /// Records that actor `actor`'s interrupt was called with `cause`: [`Probe::enter`] for an
+    /// interrupt that does nothing else.
+    pub(crate) fn record(&self, actor: usize, cause: &Cause<BoxError>) {
+        let _inside = self.enter(actor, cause);
     }
 
     /// Every interrupt call so far, in call order. Fails if two interrupts overlapped (R05).
     pub(crate) fn seen(&self) -> Vec<Seen> {
+        let overlaps = self.overlaps.load(Ordering::SeqCst);
         assert_eq!(
-            self.overlaps.load(Ordering::SeqCst),
-            0,
-            "R05: an interrupt ran while another was running"
+            overlaps, 0,
+            "R05: {overlaps} interrupt(s) began while another interrupt was still running"
         );
         self.seen.lock().unwrap().clone()
     }
@@ -197,9 +226,29 @@ impl Probe {
         self.seen().iter().map(|seen| seen.actor).collect()
     }
 
-    /// How many `ActorExited { first: true }` events there were.
-    pub(crate) fn firsts(&self) -> usize {
-        self.firsts.load(Ordering::Relaxed)
+    /// Checks how many `ActorExited { first: true }` events are visible after `run`: `want`.
+    ///
+    /// The report's own count of actors marked `first` is derived from the state word, not from
+    /// the events, and the messages quote it: that tells the two ways this can fail apart. More
+    /// events than `want`: several exits were each told they won (R03, or T01 when a stop request
+    /// won too). Fewer: an exit was told it won, but the observer's record of it, made on that
+    /// actor's thread, is not visible to the caller after `run` (R11: a visibility bug, such as
+    /// weakened live-counter orderings), or no exit was told it won.
+    pub(crate) fn assert_first_events<E>(&self, want: usize, report: &Report<E>) {
+        let seen = self.firsts.load(Ordering::Relaxed);
+        let report_firsts = report.actors().iter().filter(|actor| actor.first).count();
+        assert!(
+            seen <= want,
+            "R03/T01: {seen} ActorExited {{ first: true }} events after run, want {want}: an \
+             exit was told it won although another exit or a stop request won (two winners; the \
+             report marks {report_firsts} actor(s) first)"
+        );
+        assert!(
+            seen >= want,
+            "R11: {seen} ActorExited {{ first: true }} events visible after run, want {want} (the \
+             report marks {report_firsts} actor(s) first): a first-exit event recorded on an \
+             actor's thread did not happen-before run returned, or no exit was told it won"
+        );
     }
 }
 

@@ -10,7 +10,9 @@ use rungroup::{
 
 use crate::common::{Probe, address, check, check_exhaustive, name};
 
-/// Adds actor `index`: its execute blocks until its interrupt, which the probe records.
+/// Adds actor `index`: its execute blocks until its interrupt, which the probe records. The
+/// interrupt stays inside the probe while it stops the token, so an interrupt that starts before
+/// this one has returned is an overlap (R05) even when it starts after this actor has exited.
 pub(crate) fn add_waiting(group: &mut Group, probe: &Arc<Probe>, index: usize) {
     let token = StopToken::new();
     let stopper = token.clone();
@@ -21,7 +23,7 @@ pub(crate) fn add_waiting(group: &mut Group, probe: &Arc<Probe>, index: usize) {
             Ok(())
         },
         move |cause| {
-            probe.record(index, cause);
+            let _inside = probe.enter(index, cause);
             stopper.stop();
         },
     );
@@ -60,7 +62,7 @@ fn first_exit_race(actors: usize) {
     let made: Vec<usize> = made.iter().map(|m| m.load(Ordering::Relaxed)).collect();
 
     // R03: exactly one winner, by every account.
-    assert_eq!(probe.firsts(), 1, "R03: exactly one exit is the first");
+    probe.assert_first_events(1, &report);
     let &Trigger::Exit { actor: winner } = report.trigger() else {
         panic!("R03: the trigger is an exit, got {:?}", report.trigger());
     };
@@ -223,6 +225,68 @@ fn r05_interrupts_in_order_one_at_a_time_on_a_lane() {
     });
 }
 
+/// R05 (also S01): interrupts never overlap, also when two interrupt lanes exist. Two stages with
+/// one actor each and a budget on a `ManualClock` that never moves, so each stage's interrupts get
+/// a lane of their own and nothing expires; a stop request before `run` is the cause. Actor `a`
+/// (stage `default`) runs until interrupted; its interrupt stays inside the probe until `a`'s
+/// execute says it is returning. So in every execution there is a moment when `a` may already
+/// have left its stage while its interrupt has not returned: a runner that began stage `drain`
+/// on the live counter alone, without waiting for stage `default`'s lane, would start `b`'s lane
+/// then, and `b`'s interrupt would overlap `a`'s. The only model where two interrupt lanes can be
+/// alive at once, hence the only one whose overlap check can fail (inline, every interrupt runs
+/// on the caller; with one lane, on that lane). Threads: caller, `a`, `b`, two lanes (loom's
+/// maximum of 5).
+#[test]
+fn r05_interrupts_of_two_stage_lanes_never_overlap() {
+    check("r05_interrupts_of_two_stage_lanes_never_overlap", || {
+        let probe = Probe::new();
+        let mut group = Group::new();
+        group
+            .clock(ManualClock::new())
+            .budget(Duration::from_secs(30));
+        let drain = group.add_stage("drain");
+        {
+            let token = StopToken::new();
+            let returning = StopToken::new();
+            let (stopper, returned) = (token.clone(), returning.clone());
+            let probe = Arc::clone(&probe);
+            group.actor(name(0)).add(
+                move || {
+                    token.wait();
+                    returning.stop();
+                    Ok(())
+                },
+                move |cause| {
+                    let _inside = probe.enter(0, cause);
+                    stopper.stop();
+                    returned.wait();
+                },
+            );
+        }
+        {
+            let token = StopToken::new();
+            let stopper = token.clone();
+            let probe = Arc::clone(&probe);
+            group.actor(name(1)).stage(drain).add(
+                move || {
+                    token.wait();
+                    Ok(())
+                },
+                move |cause| {
+                    let _inside = probe.enter(1, cause);
+                    stopper.stop();
+                },
+            );
+        }
+        assert_eq!(group.stop_handle().stop("deploy"), StopOutcome::Triggered);
+        let report = group.run_with_report();
+        // The overlap check first: it is what this model is for.
+        assert_eq!(probe.order(), [0, 1], "R05/S01: stage order");
+        assert!(report.error().is_none(), "{:?}", report.error());
+        assert!(report.stages().iter().all(|stage| !stage.expired));
+    });
+}
+
 /// Sets its flag when dropped: a captured value of an execute (R11).
 struct DropFlag(Arc<AtomicBool>);
 
@@ -233,17 +297,50 @@ impl Drop for DropFlag {
     }
 }
 
-/// R08 (also R11): every execute's effects happen-before `run` returns. Each execute does a
-/// Relaxed store and drops a captured value whose `Drop` does a Relaxed store; the caller's
-/// Relaxed loads after `run` must see both. Relaxed carries no synchronization of its own, so
-/// loom lets a load read the stale `0`/`false` unless the runner's wait established
-/// happens-before with that execute's end.
+/// R08 (also R11): every execute's effects, and what the observer did on the actors' threads,
+/// happen-before `run` returns. Actor `a` returns at once, `b` when interrupted. Each execute does
+/// a Relaxed store and drops a captured value whose `Drop` does a Relaxed store; the observer does
+/// a Relaxed store for each `ActorExited` event, which it receives on the exiting actor's thread.
+/// The caller's Relaxed loads after `run` must see all of them. Relaxed carries no
+/// synchronization of its own, so loom lets such a load read the stale value unless something in
+/// `run` established happens-before with the store.
+///
+/// What that something is differs, and decides what this model can see:
+///
+/// - **The executes' stores and drops** come before the actor writes its outcome into its slot
+///   (the execute and its captures are consumed inside `catch_unwind`), and that write is made
+///   under the slot's mutex. `run` locks every slot before it returns (to take each outcome into
+///   the report; the winner's already in `resolve_cause`), and a slot found filled means that lock
+///   came after the actor's. So these checks see the slot mutexes, and only them: they pass with
+///   the live counters' orderings (`Live::leave`, `Live::count`) weakened to Relaxed. A runner
+///   that returned without reading a slot would report that actor `Abandoned`, which fails the
+///   `report.error()` check.
+/// - **The observer's stores** come after the slot write (the event is emitted after `try_win`),
+///   and only the actor's `Live::leave` (Release; decrements form a release sequence) and the
+///   runner's `Live::count` (Acquire) order them before `run` returns (the wake lock that the
+///   decrement emptying the stage then takes does so only in some interleavings, and never for
+///   `a`, which is not last). These checks are the ones that fail when the live counters are
+///   weakened to Relaxed.
+///
+/// It cannot see an abandoned actor (S06: nothing is promised then) nor OS-thread exit (threads
+/// are not joined; see `src/runner.rs`).
 #[test]
 fn r08_execute_effects_happen_before_run_returns() {
     check("r08_execute_effects_happen_before_run_returns", || {
         let effects: Arc<[AtomicUsize; 2]> = Arc::new(Default::default());
         let dropped: Vec<_> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let told: Arc<[AtomicBool; 2]> = Arc::new(Default::default());
         let mut group = Group::new();
+        {
+            let told = Arc::clone(&told);
+            group.observe(move |event| {
+                if let rungroup::Event::ActorExited { actor, .. } = event {
+                    let index = usize::from(*actor == name(1));
+                    // ORDERING: Relaxed on purpose: only `run`'s own synchronization may publish it.
+                    told[index].store(true, Ordering::Relaxed);
+                }
+            });
+        }
         let gate = StopToken::new();
         for index in 0..2 {
             let effects = Arc::clone(&effects);
@@ -263,12 +360,26 @@ fn r08_execute_effects_happen_before_run_returns() {
             );
         }
         let report = group.run_with_report();
-        assert!(report.error().is_none());
+        assert!(report.error().is_none(), "{:?}", report.error());
         for index in 0..2 {
-            assert_eq!(effects[index].load(Ordering::Relaxed), index + 1, "R08");
+            let effect = effects[index].load(Ordering::Relaxed);
+            assert_eq!(
+                effect,
+                index + 1,
+                "R08: actor {index}'s execute stored {} before returning, run's caller reads \
+                 {effect} (the slot mutex did not publish it)",
+                index + 1
+            );
             assert!(
                 dropped[index].load(Ordering::Relaxed),
-                "R11: captures dropped"
+                "R11: actor {index}'s captured value was dropped before its execute returned, \
+                 run's caller does not see the drop (the slot mutex did not publish it)"
+            );
+            assert!(
+                told[index].load(Ordering::Relaxed),
+                "R11: the observer recorded actor {index}'s ActorExited event on that actor's \
+                 thread, run's caller does not see the record (the live counter did not publish \
+                 it)"
             );
         }
     });

@@ -1,10 +1,11 @@
 //! Failure semantics: panicking executes and interrupts.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use rungroup::{Cause, Group, HookOutcome, Outcome, Payload, Trigger};
+use rungroup::{Cause, Group, HookOutcome, ManualClock, Outcome, Payload, Stage, Trigger};
 
 use crate::common::{self, Probe, address, check, name};
 use crate::core::{add_failing, add_waiting};
@@ -41,7 +42,7 @@ fn f01_panicking_execute_races_an_error_exit() {
         let report = group.run_with_report();
         let made = made.load(Ordering::Relaxed);
 
-        assert_eq!(probe.firsts(), 1, "R03");
+        probe.assert_first_events(1, &report);
         let &Trigger::Exit { actor: winner } = report.trigger() else {
             panic!("F01: the trigger is an exit, got {:?}", report.trigger());
         };
@@ -109,44 +110,74 @@ fn f01_run_resumes_the_panic_after_teardown() {
     });
 }
 
-/// F02 (also R04, R05): the middle actor `b` exits first and its interrupt panics; the
-/// interrupts of `a` (before it) and `c` (after it) still run, in order, and `run` still waits
-/// for every execute. The report keeps the interrupt's payload.
+/// The F02 models: the middle actor `b` exits first and its interrupt panics; the interrupts of
+/// `a` (before it) and `c` (after it) still run, in order, and `run` still waits for every
+/// execute. The report keeps the interrupt's payload. `lanes`: a grace on a `ManualClock` that
+/// never moves, so the interrupts run on a lane (and the panic is caught there) but nothing
+/// expires.
+fn panicking_interrupt_does_not_skip_later_ones(lanes: bool) {
+    const INTERRUPT_PANIC: &str = "deliberate: interrupt b";
+    let probe = Probe::new();
+    let mut group = Group::new();
+    if lanes {
+        group
+            .clock(ManualClock::new())
+            .grace(Stage::DEFAULT, Duration::from_secs(10));
+    }
+    add_waiting(&mut group, &probe, 0);
+    {
+        let probe = Arc::clone(&probe);
+        group.actor(name(1)).add(
+            || Ok(()),
+            move |cause: &Cause<_>| {
+                let _inside = probe.enter(1, cause);
+                panic::panic_any(INTERRUPT_PANIC);
+            },
+        );
+    }
+    add_waiting(&mut group, &probe, 2);
+    let report = group.run_with_report();
+    assert_eq!(probe.order(), [0, 1, 2], "F02: c's interrupt still ran");
+    let actors = report.actors();
+    match &actors[1].interrupt {
+        HookOutcome::Panicked(payload) => {
+            assert_eq!(message(payload), INTERRUPT_PANIC, "F02");
+        }
+        other => panic!("F02: b's interrupt panicked, report says {other:?}"),
+    }
+    for index in [0, 2] {
+        let interrupt = &actors[index].interrupt;
+        assert!(
+            matches!(interrupt, HookOutcome::Returned),
+            "F02: actor {index}'s interrupt: {interrupt:?}"
+        );
+        let outcome = &actors[index].outcome;
+        assert!(
+            matches!(outcome, Outcome::Ok),
+            "F02: run did not wait for actor {index}: {outcome:?}"
+        );
+    }
+    assert!(report.error().is_none(), "{:?}", report.error());
+    assert!(report.stages().iter().all(|stage| !stage.expired));
+    assert!(report.panicked());
+}
+
+/// F02 (also R04, R05): a panicking interrupt does not skip the later ones, inline (the oklog
+/// case: the interrupts run on the caller's thread). Threads: caller, `a`, `b`, `c`.
 #[test]
 fn f02_panicking_interrupt_does_not_skip_later_ones() {
     check("f02_panicking_interrupt_does_not_skip_later_ones", || {
-        const INTERRUPT_PANIC: &str = "deliberate: interrupt b";
-        let probe = Probe::new();
-        let mut group = Group::new();
-        add_waiting(&mut group, &probe, 0);
-        {
-            let probe = Arc::clone(&probe);
-            group.actor(name(1)).add(
-                || Ok(()),
-                move |cause: &Cause<_>| {
-                    probe.record(1, cause);
-                    panic::panic_any(INTERRUPT_PANIC);
-                },
-            );
-        }
-        add_waiting(&mut group, &probe, 2);
-        let report = group.run_with_report();
-        assert_eq!(probe.order(), [0, 1, 2], "F02: c's interrupt still ran");
-        let actors = report.actors();
-        match &actors[1].interrupt {
-            HookOutcome::Panicked(payload) => {
-                assert_eq!(message(payload), INTERRUPT_PANIC, "F02");
-            }
-            other => panic!("F02: b's interrupt panicked, report says {other:?}"),
-        }
-        for index in [0, 2] {
-            assert!(matches!(actors[index].interrupt, HookOutcome::Returned));
-            assert!(
-                matches!(actors[index].outcome, Outcome::Ok),
-                "F02: waited for it"
-            );
-        }
-        assert!(report.error().is_none());
-        assert!(report.panicked());
+        panicking_interrupt_does_not_skip_later_ones(false);
     });
+}
+
+/// F02 (also R04, R05): as above, with the interrupts on a lane (a grace that never expires):
+/// the lane catches the panic, calls `c`'s interrupt next, and the caller still waits for every
+/// execute and for the lane. Threads: caller, `a`, `b`, `c`, the lane (loom's maximum of 5).
+#[test]
+fn f02_panicking_interrupt_does_not_skip_later_ones_on_a_lane() {
+    check(
+        "f02_panicking_interrupt_does_not_skip_later_ones_on_a_lane",
+        || panicking_interrupt_does_not_skip_later_ones(true),
+    );
 }

@@ -71,12 +71,91 @@ fn s01_later_stage_interrupted_only_after_earlier_stage_exited() {
             }
             let report = group.run_with_report();
             assert!(report.error().is_none());
+            let seen = seen_exited.load(Ordering::Relaxed);
             assert_eq!(
-                seen_exited.load(Ordering::Relaxed),
-                2,
-                "S01: stage 2 interrupted before stage 1 had exited"
+                seen, 2,
+                "S01: c's interrupt (stage drain) saw {seen} exits of stage default, want 2: \
+                 interrupted before they exited, or their exits not visible to it"
             );
             assert_eq!(probe.order(), [0, 1, 2], "S01: stage order, then R05");
+        },
+    );
+}
+
+/// S01 on lanes (also S02, R05): two stages, each with a grace on a `ManualClock` that never
+/// moves, so each stage's interrupts run on a lane of their own and nothing expires; a stop
+/// request before `run` is the cause. Stage `default`: `a` runs until interrupted and sets a flag
+/// (Relaxed) as it returns. Stage `drain`: `b` runs until interrupted (S02: it keeps running
+/// while stage `default` drains); its interrupt, on the second lane, reads `a`'s flag and must see
+/// it. Nothing on the lanes carries that flag (`a`'s interrupt only stops `a`'s token): only the
+/// runner's wait for stage `default` (the live counter's Release/Acquire) orders `a`'s exit before
+/// the second lane starts. Two actors only: with lanes, three actors in two stages would need a
+/// sixth thread. Threads: caller, `a`, `b`, two lanes.
+#[test]
+fn s01_later_stage_interrupted_only_after_earlier_stage_exited_on_lanes() {
+    check(
+        "s01_later_stage_interrupted_only_after_earlier_stage_exited_on_lanes",
+        || {
+            let exited = Arc::new(AtomicBool::new(false));
+            let seen_exited = Arc::new(AtomicUsize::new(usize::MAX));
+            let probe = Probe::new();
+            let mut group = Group::new();
+            let drain = group.add_stage("drain");
+            group
+                .clock(ManualClock::new())
+                .grace(Stage::DEFAULT, GRACE)
+                .grace(drain, GRACE);
+            {
+                let exited = Arc::clone(&exited);
+                let token = StopToken::new();
+                let stopper = token.clone();
+                let probe = Arc::clone(&probe);
+                group.actor(name(0)).add(
+                    move || {
+                        token.wait();
+                        // ORDERING: Relaxed on purpose: only the runner's wait may publish it.
+                        exited.store(true, Ordering::Relaxed);
+                        Ok(())
+                    },
+                    move |cause| {
+                        let _inside = probe.enter(0, cause);
+                        stopper.stop();
+                    },
+                );
+            }
+            {
+                let token = StopToken::new();
+                let stopper = token.clone();
+                let probe = Arc::clone(&probe);
+                let exited = Arc::clone(&exited);
+                let seen_exited = Arc::clone(&seen_exited);
+                group.actor(name(1)).stage(drain).add(
+                    move || {
+                        token.wait();
+                        Ok(())
+                    },
+                    move |cause| {
+                        let _inside = probe.enter(1, cause);
+                        // ORDERING: published to the caller by the lane's `finished` (its lock).
+                        seen_exited.store(
+                            usize::from(exited.load(Ordering::Relaxed)),
+                            Ordering::Relaxed,
+                        );
+                        stopper.stop();
+                    },
+                );
+            }
+            assert_eq!(group.stop_handle().stop("deploy"), StopOutcome::Triggered);
+            let report = group.run_with_report();
+            assert!(report.error().is_none(), "{:?}", report.error());
+            assert!(report.stages().iter().all(|stage| !stage.expired));
+            let seen = seen_exited.load(Ordering::Relaxed);
+            assert_eq!(
+                seen, 1,
+                "S01: b's interrupt (stage drain, second lane) saw {seen} exits of stage \
+                 default, want 1: interrupted before a's exit, or a's exit not visible to it"
+            );
+            assert_eq!(probe.order(), [0, 1], "S01: stage order");
         },
     );
 }
@@ -118,7 +197,7 @@ fn s03_later_stage_exit_during_teardown_is_recorded() {
         let report = group.run_with_report();
         let made = made.load(Ordering::Relaxed);
         assert!(report.error().is_none());
-        assert_eq!(probe.firsts(), 1, "R03");
+        probe.assert_first_events(1, &report);
         let &Trigger::Exit { actor: winner } = report.trigger() else {
             panic!(
                 "S03: a later stage's exit triggers, got {:?}",

@@ -1,8 +1,10 @@
 //! Triggers from outside the actors, and token actors.
 
+use std::time::Duration;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
-use rungroup::{Group, ManualClock, Outcome, StopOutcome, Trigger};
+use rungroup::{Group, ManualClock, Outcome, StopOutcome, StopToken, Trigger};
 
 use crate::common::{Probe, address, check, name};
 use crate::core::{add_failing, add_waiting};
@@ -37,9 +39,10 @@ fn t01_stop_request_races_a_first_exit() {
                 report.trigger(),
                 &Trigger::Stop {
                     reason: reason.clone()
-                }
+                },
+                "T01: the stop request returned Triggered, the report names another trigger"
             );
-            assert_eq!(probe.firsts(), 0, "T01: the request won, no exit is first");
+            probe.assert_first_events(0, &report);
             assert!(report.first_exit().is_none());
             for seen in probe.seen() {
                 assert_eq!(
@@ -51,9 +54,9 @@ fn t01_stop_request_races_a_first_exit() {
             assert_eq!(
                 report.trigger(),
                 &Trigger::Exit { actor: 0 },
-                "T01: {outcome:?}"
+                "T01: the stop request returned {outcome:?}, so a's exit must be the trigger"
             );
-            assert_eq!(probe.firsts(), 1, "R03");
+            probe.assert_first_events(1, &report);
             for seen in probe.seen() {
                 assert_eq!(seen.cause_actor, Some(name(0)), "R06");
                 assert_eq!((seen.error, seen.reason), (Some(made), None), "R06");
@@ -88,4 +91,74 @@ fn r07_token_stopped_before_its_execute_starts() {
         assert!(matches!(report.actors()[1].outcome, Outcome::Ok), "R07");
         assert_eq!(probe.order(), [0]);
     });
+}
+
+/// The value `a`'s interrupt writes before `b`'s token is stopped, in the T03 models.
+const PUBLISHED: usize = 42;
+
+/// The T03 models: actor `a` returns at once (the first exit); its interrupt, called before `b`'s
+/// (R05), writes [`PUBLISHED`] with a Relaxed store. Actor `b` is a token actor: its execute spins
+/// on `poll` (yielding to loom between polls) until its token says stopped, then reads the value
+/// with a Relaxed load. Its interrupt is the library's: it stops `b`'s token. That stop (Release)
+/// and the poll (Acquire) are the only edge from the interrupt to `b`'s execute, so `b` must see
+/// the value: with the token's orderings weakened to Relaxed, loom finds the execution where the
+/// poll sees "stopped" and the load still reads the initial 0.
+fn token_poll_sees_what_preceded_the_stop(poll: fn(&StopToken) -> bool) {
+    let published = Arc::new(AtomicUsize::new(0));
+    let read = Arc::new(AtomicUsize::new(usize::MAX));
+    let mut group = Group::new();
+    {
+        let published = Arc::clone(&published);
+        group.actor(name(0)).add(
+            || Ok(()),
+            move |_| {
+                // ORDERING: Relaxed on purpose: only the token may publish it to `b`.
+                published.store(PUBLISHED, Ordering::Relaxed);
+            },
+        );
+    }
+    {
+        let read = Arc::clone(&read);
+        group.actor(name(1)).add_token(move |token| {
+            while !poll(&token) {
+                loom::thread::yield_now();
+            }
+            // ORDERING: Relaxed: the token's stop/poll pair is what must order this after the
+            // interrupt's store. The result reaches the caller through `run` (R08).
+            read.store(published.load(Ordering::Relaxed), Ordering::Relaxed);
+            Ok(())
+        });
+    }
+    let report = group.run_with_report();
+    assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+    assert!(report.error().is_none(), "{:?}", report.error());
+    let read = read.load(Ordering::Relaxed);
+    assert_eq!(
+        read, PUBLISHED,
+        "T03: b's poll saw its token stopped, then read {read} where the interrupt before the \
+         stop had written {PUBLISHED}: stop/poll did not publish it"
+    );
+}
+
+/// T03 (also R05): a token polled with `is_stopped` publishes what happened before its `stop`
+/// (see `token_poll_sees_what_preceded_the_stop`). `is_stopped` takes no lock, so the token's
+/// atomic orderings alone carry the edge. Threads: caller, `a`, `b`.
+#[test]
+fn t03_token_polled_with_is_stopped_sees_what_preceded_the_stop() {
+    check(
+        "t03_token_polled_with_is_stopped_sees_what_preceded_the_stop",
+        || token_poll_sees_what_preceded_the_stop(StopToken::is_stopped),
+    );
+}
+
+/// T03 (also R05): as above, polling with `wait_timeout(0)` (the loop actor's tick with no time
+/// left): it checks the flag under the token's lock, which does not help when the poll takes the
+/// lock before `stop` does but after `stop`'s store, so the orderings carry the edge there too.
+/// Threads: caller, `a`, `b`.
+#[test]
+fn t03_token_polled_with_wait_timeout_sees_what_preceded_the_stop() {
+    check(
+        "t03_token_polled_with_wait_timeout_sees_what_preceded_the_stop",
+        || token_poll_sees_what_preceded_the_stop(|token| token.wait_timeout(Duration::ZERO)),
+    );
 }

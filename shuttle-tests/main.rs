@@ -18,7 +18,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rungroup::{Cause, Group, HookOutcome, ManualClock, Outcome, Stage, StopToken, Trigger};
+use rungroup::{
+    Cause, Group, HookOutcome, ManualClock, Outcome, Stage, StopOutcome, StopToken, Trigger,
+};
 use shuttle::sync::Mutex;
 
 #[path = "../tests/it/model.rs"]
@@ -209,7 +211,10 @@ fn add_racers(
     }
 }
 
-/// T01, R03: a stop request races `n` actors' exits. Exactly one cause; every interrupt sees it.
+/// T01, R03: a stop request races `n` actors' exits. Exactly one cause: of the stop request
+/// (its `StopOutcome::Triggered`) and the actors' exits (an `ActorExited { first: true }` event,
+/// which tells an actor its exit won), exactly one won, by the account of the winner itself, and
+/// the trigger in the report is that one. Every interrupt sees it.
 fn stop_race(n: usize) {
     let mut group = Group::new();
     let stop = group.stop_handle();
@@ -218,20 +223,43 @@ fn stop_race(n: usize) {
     add_racers(&mut group, n, move |_, cause| {
         seen.lock().unwrap().push(cause.to_string());
     });
-    let stopper = shuttle::thread::spawn(move || {
-        let _ = stop.stop("race");
+    let winners = Arc::new(Mutex::new(Vec::new()));
+    let told = Arc::clone(&winners);
+    group.observe(move |event| {
+        if let rungroup::Event::ActorExited {
+            actor, first: true, ..
+        } = event
+        {
+            told.lock().unwrap().push((*actor).to_owned());
+        }
     });
+    let stopper = shuttle::thread::spawn(move || stop.stop("race"));
     let report = group.run_with_report();
-    stopper.join().unwrap();
+    let requested = stopper.join().unwrap();
+    let winners = winners.lock().unwrap();
+    let request_won = requested == StopOutcome::Triggered;
+    assert_eq!(
+        usize::from(request_won) + winners.len(),
+        1,
+        "T01/R03: exactly one cause, but the stop request returned {requested:?} and these exits \
+         were told they won: {winners:?}"
+    );
     let causes = causes.lock().unwrap();
     assert_eq!(causes.len(), n);
     assert!(causes.iter().all(|cause| cause == &causes[0]));
     match report.trigger() {
         Trigger::Stop { reason } => {
+            assert!(
+                request_won,
+                "the trigger is the request, which said {requested:?}"
+            );
             assert_eq!(reason, "race");
             assert!(report.first_exit().is_none());
         }
-        Trigger::Exit { actor: 0 } => assert!(report.actors()[0].first),
+        Trigger::Exit { actor: 0 } => {
+            assert_eq!(*winners, ["actor-0"], "the trigger is actor 0's exit");
+            assert!(report.actors()[0].first);
+        }
         other => panic!("trigger: {other:?}"),
     }
 }

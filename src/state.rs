@@ -45,9 +45,19 @@
 //!   The caller, having seen `who = i`, locks slot `i`: the mutex orders the write before the read,
 //!   which is what lets the caller hand that very value to every interrupt (R06). The CAS is also
 //!   `AcqRel` and the caller's load `Acquire`, a second publication of the same fact.
-//! - An actor's decrement is `AcqRel`: the `Release` half publishes everything its execute did;
-//!   decrements by several actors form a release sequence, so the caller's `Acquire` load that
-//!   reads zero happens-after every execute of the stage (R08).
+//! - An actor's decrement is `AcqRel`: the `Release` half publishes everything the actor did
+//!   before it; decrements by several actors form a release sequence, so the caller's `Acquire`
+//!   load that reads zero happens-after everything every actor of the stage did before leaving.
+//!   Two things rest on this edge alone: what an actor does after publishing its slot (its
+//!   `ActorExited` event, so the observer's work on that thread, R11), and, between stages, the
+//!   executes of an earlier stage before a later stage's interrupts (S01: no slot lock is taken
+//!   in between). The executes' effects at `run`'s return (R08) have a second edge: the outcome
+//!   is written under the slot's mutex after the execute (and its captures) are gone, and `run`
+//!   locks every slot before returning. So weakening these orderings to `Relaxed` leaves R08's
+//!   execute effects visible, and breaks S01 and the events (loom: the `s01_*`, `r03_*` models
+//!   and the observer half of `r08_execute_effects_happen_before_run_returns` fail). The
+//!   `Acquire` half of the decrement orders nothing its thread reads afterwards; `Release` is the
+//!   half that matters (every loom model passes with `Release` alone).
 //! - Every wake-up goes through the wake mutex: the waker changes the atomic, then takes the lock
 //!   and notifies; the caller checks the atomics while holding the lock and waits atomically
 //!   releasing it. A change that lands after the caller's check therefore cannot notify before the
@@ -226,8 +236,10 @@ impl Live {
 
     /// Records that one actor of `stage` has finished. Returns whether the stage is now empty.
     pub(crate) fn leave(&self, stage: usize) -> bool {
-        // ORDERING: AcqRel: Release publishes the execute's effects, and the chain of RMWs on
-        // this counter is a release sequence the caller's Acquire load of zero synchronizes with.
+        // ORDERING: AcqRel, for its Release half: it publishes what this actor did before
+        // leaving, and the chain of RMWs on this counter is a release sequence the caller's
+        // Acquire load of zero synchronizes with. Not redundant: the ActorExited event and, between
+        // stages, the earlier stage's executes (S01) are published by this edge only (module doc).
         let before = self.stages[stage].fetch_sub(1, Ordering::AcqRel);
         debug_assert!(before > 0, "stage {stage} left more often than entered");
         before == 1
@@ -245,7 +257,8 @@ impl Live {
     }
 
     pub(crate) fn count(&self, stage: usize) -> usize {
-        // ORDERING: Acquire, the reader's half of the release sequence described in `leave`.
+        // ORDERING: Acquire, the reader's half of the release sequence described in `leave`:
+        // reading zero makes everything every actor of the stage did before leaving visible.
         self.stages[stage].load(Ordering::Acquire)
     }
 

@@ -56,7 +56,9 @@ impl StopToken {
     /// Stops the token and wakes every waiter. Idempotent.
     pub fn stop(&self) {
         // ORDERING: Release publishes what the stopper did before stopping (for example, the
-        // cause it saw) to a waiter whose Acquire load reads `true`.
+        // cause it saw) to a waiter whose Acquire load reads `true`. A poller (`is_stopped`)
+        // takes no lock, so this pair is its only edge: the `t03_token_polled_*` loom models
+        // fail with Relaxed here.
         self.inner.stopped.store(true, Ordering::Release);
         // Notify under the lock so a waiter between its check and its wait cannot miss it.
         let guard = self.inner.lock.lock();

@@ -2,8 +2,10 @@
 # Model-checks docs/model/rungroup.pml with Spin (Debian package `spin`; needs gcc).
 #
 #   bash docs/model/check.sh            # the CI suite (about 4 minutes on 2 cores)
-#   bash docs/model/check.sh quick      # N = 2 only, a few seconds
+#   bash docs/model/check.sh quick      # N = 2 only (about 2 minutes on 2 cores)
 #   bash docs/model/check.sh full       # the CI suite plus larger runs (tens of minutes)
+#   bash docs/model/check.sh run NAME.. # only the runs of any suite with these names (for
+#                                       # .ci/seeded-bugs.sh: e.g. run condvar/lane-wakeup)
 #
 # Works from any directory. Generated files (pan.c, pan, trails) go to a temporary directory,
 # removed at the end (set SPIN_KEEP=1 to keep it, e.g. to replay a trail with `spin -t -p`).
@@ -31,7 +33,11 @@ for tool in spin gcc timeout; do
     exit 2
   fi
 done
-case "$suite" in ci | quick | full) ;; *) echo "usage: $0 [ci|quick|full]" >&2; exit 2 ;; esac
+case "$suite" in
+  ci | quick | full) ;;
+  run) shift; if [ $# = 0 ]; then echo "usage: $0 run NAME..." >&2; exit 2; fi ;;
+  *) echo "usage: $0 [ci|quick|full|run NAME...]" >&2; exit 2 ;;
+esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rungroup-spin.XXXXXX")
 if [ "${SPIN_KEEP:-0}" = 1 ]; then
@@ -62,12 +68,14 @@ safety/grace-stage1    | pass | safety | -DN=2 $G1                              
 safety/grace-stage0    | pass | safety | -DN=2 $G0 -DEXIT=1                               |
 condvar/no-lost-wakeup | pass | safety | -DN=2 $INL -DCONDVAR                             |
 condvar/no-lost-wakeup | pass | safety | -DN=2 $BUD -DCONDVAR -DEXIT=1 -DSTOPS=1          |
+condvar/lane-wakeup    | pass | safety | -DN=2 $G1 -DCONDVAR                              |
 liveness/inline        | pass | live   | -DN=2 $INL -DLIVE                                |
 liveness/budget        | pass | live   | -DN=2 $BUD -DLIVE -DEXIT=1                       |
 liveness/grace-stage0  | pass | live   | -DN=2 $G0 -DLIVE -DEXIT=1 -DSTOPS=1              |
 bug/no-cas             | fail | safety | -DN=2 $INL -DBUG_NO_CAS                          | wins==1
 bug/stage-skip         | fail | safety | -DN=2 $BUD -DBUG_STAGE_SKIP                      | nexit\[0\]==nsize\[0\]
 bug/notify-no-lock     | fail | safety | -DN=2 $INL -DBUG_NOTIFY_NOLOCK                   | waiting
+bug/lane-no-notify     | fail | safety | -DN=2 $G1 -DBUG_LANE_NO_NOTIFY                   | waiting
 bug/double-interrupt   | fail | safety | -DN=2 $INL -DBUG_DOUBLE_INTERRUPT                | icalls
 bug/K1-force-winner    | fail | safety | -DN=2 $INL -DBUG_FORCE_WINNER                    | exited\[i\]
 bug/K2-finish-no-wait  | fail | safety | -DN=2 $BUD -DBUG_FINISH_NO_WAIT                  | wres!=1
@@ -171,6 +179,13 @@ case "$suite" in
   quick) runs=$(quick_runs) ;;
   ci) runs=$(ci_runs) ;;
   full) runs=$(full_runs) ;;
+  run)
+    runs=$(full_runs | awk -F'|' -v names=" $* " '{
+      name = $1; gsub(/^[ \t]+|[ \t]+$/, "", name)
+      if (index(names, " " name " ")) print
+    }')
+    if [ -z "$runs" ]; then echo "check.sh: no run named: $*" >&2; exit 2; fi
+    ;;
 esac
 
 mapfile -t lines < <(printf '%s\n' "$runs" | sed '/^[[:space:]]*$/d')

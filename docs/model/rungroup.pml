@@ -19,7 +19,8 @@
  *   NOHANG        no hook blocks forever and every execute eventually returns.
  *   LIVE          liveness run (spin -a, pan -a -f): adds actors that wait for their interrupt,
  *                 lets the stop requester quit, and the `terminates` LTL property.
- *   Seeded bugs: BUG_NO_CAS, BUG_STAGE_SKIP, BUG_NOTIFY_NOLOCK, BUG_DOUBLE_INTERRUPT, and the
+ *   Seeded bugs: BUG_NO_CAS, BUG_STAGE_SKIP, BUG_NOTIFY_NOLOCK, BUG_LANE_NO_NOTIFY (a lane says
+ *   finished without notifying the runner), BUG_DOUBLE_INTERRUPT, and the
  *   three defects this model found in src/ (fixed there; README "Found in src/"):
  *   BUG_FORCE_WINNER (K1), BUG_FINISH_NO_WAIT (K2), BUG_NO_LANE_WAIT (K3).
  */
@@ -40,7 +41,7 @@
 #ifndef GRACE1
 #define GRACE1 2
 #endif
-#ifdef BUG_NOTIFY_NOLOCK
+#if defined(BUG_NOTIFY_NOLOCK) || defined(BUG_LANE_NO_NOTIFY)
 #define CONDVAR
 #endif
 
@@ -321,7 +322,11 @@ proctype Lane(byte l) {
           :: !hung && nempty(q[l]) -> LANE_MORE
           fi
        od }
+#ifndef BUG_LANE_NO_NOTIFY
   :: atomic { !hung && !returned && empty(q[l]) -> lholds[l] = 0; lfin[l] = 1; SIGNAL; break }
+#else
+  :: atomic { !hung && !returned && empty(q[l]) -> lholds[l] = 0; lfin[l] = 1; break }  /* no notify */
+#endif
   od
 }
 

@@ -612,12 +612,16 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
         match &actor.outcome {
             Outcome::Err(ModelError::Actor(ActorError(from))) => prop_assert_eq!(*from, index),
             Outcome::Panicked(payload) => {
-                prop_assert_eq!(message(payload), Some(&format!("execute {index}")));
+                // Bound first: newer compilers extend the lifetime of the temporary in
+                // `Some(&format!(..))` through the macro's `let`; the MSRV (1.85) does not (E0716).
+                let want = format!("execute {index}");
+                prop_assert_eq!(message(payload), Some(&want));
             }
             _ => {}
         }
         if let HookOutcome::Panicked(payload) = &actor.interrupt {
-            prop_assert_eq!(message(payload), Some(&format!("interrupt {index}")));
+            let want = format!("interrupt {index}"); // bound first: E0716 on the MSRV
+            prop_assert_eq!(message(payload), Some(&want));
         }
         prop_assert!(actor.drop_panics.is_empty(), "a{} drop panicked", index);
     }
@@ -633,7 +637,8 @@ fn check(script: &Script) -> Result<(), TestCaseError> {
         };
         prop_assert_eq!(actor.force.label(), force, "a{} force hook", index);
         if let HookOutcome::Panicked(payload) = &actor.force {
-            prop_assert_eq!(message(payload), Some(&format!("force {index}")));
+            let want = format!("force {index}"); // bound first: E0716 on the MSRV
+            prop_assert_eq!(message(payload), Some(&want));
         }
     }
     let mut forced = logs.forces.lock().unwrap().clone();
