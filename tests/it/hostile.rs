@@ -143,8 +143,9 @@ fn is_root() -> bool {
 }
 
 /// Runs this test binary's test `name` in a child process, with `RUNGROUP_CHILD=name`, under
-/// `prlimit` arguments, and returns its exit status and standard output. Killed after [`FUSE`].
-fn run_child(name: &str, prlimit: &[&str]) -> (std::process::ExitStatus, String) {
+/// `prlimit` arguments (as user `uid` when this process is root), and returns its exit status
+/// and standard output. Killed after [`FUSE`].
+fn run_child(name: &str, prlimit: &[&str], uid: u32) -> (std::process::ExitStatus, String) {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     // A copy any user can run: the build directory may sit under a private home.
@@ -166,7 +167,7 @@ fn run_child(name: &str, prlimit: &[&str]) -> (std::process::ExitStatus, String)
         .stderr(Stdio::inherit());
     if is_root() {
         // `nobody`: the limit binds only an unprivileged user.
-        command.uid(65534).gid(65534);
+        command.uid(uid).gid(uid);
     }
     let mut child = command.spawn().expect("prlimit (util-linux) runs");
     let pid = child.id();
@@ -226,7 +227,11 @@ fn thread_limit_test(name: &str, by_exit: bool) {
         thread_limit_child(by_exit);
         return;
     }
-    let (status, out) = run_child(name, &["--nproc=128:128"]);
+    // RLIMIT_NPROC counts every thread of the user, in every process: each of these tests runs its
+    // child as a user of its own (no account needed), or the two children, run in parallel by the
+    // harness, would share one limit and one would take the other's threads.
+    let uid = if by_exit { 65534 } else { 65533 };
+    let (status, out) = run_child(name, &["--nproc=128:128"], uid);
     assert!(status.success(), "{status}\n{out}");
     assert!(out.contains("CHILD-OK"), "{out}");
     assert!(out.contains("[interrupt never called]"), "{out}");
