@@ -17,8 +17,8 @@
 # a lock or reorders statements, so its score says nothing about the bugs listed here
 # (docs/verification.md).
 #
-# Environment: SEEDED_TIMEOUT (seconds per layer, default 600; a layer that times out counts as
-# catching the bug, like a hung test), SEEDED_SHUTTLE_ITERATIONS (schedules per shuttle scheduler,
+# Environment: SEEDED_TIMEOUT (seconds per layer, default 300, twice the slowest layer here; a
+# layer that times out counts as catching the bug, like a hung test), SEEDED_SHUTTLE_ITERATIONS (schedules per shuttle scheduler,
 # default 1000), LOOM_MAX_PREEMPTIONS (default 2, the CI bound).
 #
 # Scratch copy: target/seeded/tree (its own git repository, rebuilt from the working tree on every
@@ -45,7 +45,7 @@ for arg in "$@"; do
   esac
 done
 
-timeout_s=${SEEDED_TIMEOUT:-600}
+timeout_s=${SEEDED_TIMEOUT:-300}
 shuttle_iterations=${SEEDED_SHUTTLE_ITERATIONS:-1000}
 preemptions=${LOOM_MAX_PREEMPTIONS:-2}
 scratch="$root/target/seeded/tree"
@@ -138,17 +138,22 @@ run_layer() { # kind arg log
 
 # The line of a failed layer's log that says what was caught: loom's harness line, else the
 # message of the first panic (the line after "panicked at"), else Spin's violation.
-evidence() { # kind log
-  local line=""
+evidence() { # kind arg log
+  local kind=$1 arg=$2 log=$3 line="" failed=""
+  set -- "$kind" "$log"
+  # A whole suite: how many of its tests failed (a loom deadlock aborts the rest: at least that).
+  if [ "$arg" = all ] && [ "$kind" != spin ]; then
+    failed="$(grep -c -E '^test .* FAILED$' "$log") failed; "
+  fi
   case "$1" in
     loom) line=$(grep -m1 -E '^loom .*: FAILED at iteration' "$2") ;;
     spin) line=$(grep -m1 -E '^FAIL ' "$2" | sed -n 's/^FAIL *\([^ ]*\).*\(FAIL .*\)/\1: \2/p') ;;
   esac
   if [ -z "$line" ]; then
     line=$(grep -m1 -A1 'panicked at' "$2" | sed -n '2p')
-    case "$line" in deadlock*) line="loom: $line" ;; esac
+    case "$line" in deadlock*) line="$kind: $line" ;; esac
   fi
-  printf '%s' "${line:-(see the log)}" | tr -s ' ' | cut -c1-200
+  printf '%s%s' "$failed" "${line:-(see the log)}" | tr -s ' ' | cut -c1-200
 }
 
 # A fresh scratch copy of the working tree, as its own git repository. Every file is touched, so
@@ -243,7 +248,7 @@ for diff in "${diffs[@]}"; do
     case $rc in
       0) verdict=passed; why="" ;;
       124) verdict=CAUGHT; caught=1; why="timed out after ${timeout_s}s (a hang)" ;;
-      *) verdict=CAUGHT; caught=1; why=$(evidence "$kind" "$log") ;;
+      *) verdict=CAUGHT; caught=1; why=$(evidence "$kind" "$arg" "$log") ;;
     esac
     printf '  %-6s %-70s %4ss  %s\n' "$verdict" "$layer" "$secs" "$why"
     rows+=("$name|$layer|$verdict|$secs|$why")

@@ -49,11 +49,11 @@ where
 {
     quiet_deliberate_panics();
     // One model at a time, whatever `--test-threads` says. Two explorations in one process are
-    // slower together than one after the other: every loom thread of every execution gets a
-    // fresh stack (an mmap, then an munmap), and unmapping while another thread of the process
-    // runs costs a TLB shootdown. Measured on 2 cores, debug: 160 s for the suite with two test
-    // threads (83 s of it system time), 140 s one at a time (43 s). A failed model poisons the
-    // lock; the next one takes it anyway.
+    // slower together than one after the other, in the kernel. Measured on 2 cores, debug: 160 s
+    // for the suite with two test threads (83 s of it system time), 140 s one at a time (43 s).
+    // Most likely the stacks: every loom thread of every execution maps and unmaps one, and
+    // unmapping while another thread of the process runs costs a TLB shootdown. A failed model
+    // poisons the lock; the next one takes it anyway.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = ONE_AT_A_TIME
         .lock()
