@@ -315,15 +315,16 @@ impl Drop for DropFlag {
 ///   the live counters' orderings (`Live::leave`, `Live::count`) weakened to Relaxed. A runner
 ///   that returned without reading a slot would report that actor `Abandoned`, which fails the
 ///   `report.error()` check.
-/// - **The observer's stores** come after the slot write (the event is emitted after `try_win`),
-///   and only the actor's `Live::leave` (Release; decrements form a release sequence) and the
-///   runner's `Live::count` (Acquire) order them before `run` returns (the wake lock that the
-///   decrement emptying the stage then takes does so only in some interleavings, and never for
-///   `a`, which is not last). These checks are the ones that fail when the live counters are
-///   weakened to Relaxed.
+/// - **The observer's stores** come after the slot write (the event is emitted after `try_win`).
+///   Before issue 10 only the actor's `Live::leave` (Release) and the runner's `Live::count`
+///   (Acquire) ordered them before `run` returned, and these checks failed with the live counters
+///   weakened to Relaxed. Since issue 10 `run` joins every actor thread that returned, and a join
+///   publishes everything the thread did: these checks now see the joins, and pass with the live
+///   counters Relaxed (`.ci/seeded/live-leave-relaxed.diff` shows it: this model `passed`, while
+///   `s01_later_stage_interrupted_only_after_earlier_stage_exited_on_lanes`, whose stage-2
+///   interrupt must see stage 1's exits before any join, catches it).
 ///
-/// It cannot see an abandoned actor (S06: nothing is promised then) nor OS-thread exit (threads
-/// are not joined; see `src/runner.rs`).
+/// It cannot see an abandoned actor (S06: nothing is promised then, and its thread is not joined).
 #[test]
 fn r08_execute_effects_happen_before_run_returns() {
     check("r08_execute_effects_happen_before_run_returns", || {
