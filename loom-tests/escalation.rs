@@ -18,14 +18,20 @@ use rungroup::{Escalation, Group, HookOutcome, ManualClock, Outcome, Policy, Sta
 
 use crate::common::{Probe, check, name};
 
-/// A group on a never-moving clock whose budget is spent at the trigger, with a stage `later`.
-fn escalating_at_once() -> (Group, Stage) {
+/// A group on a never-moving clock whose budget is spent at the trigger, with a stage `later`,
+/// and actor `a` in stage `default`: it returns at once (the first exit, whose thread then serves
+/// the hook lane), and its interrupt is recorded by `probe`.
+fn escalating_at_once(probe: &Arc<Probe>) -> (Group, Stage) {
     let mut group = Group::new();
     group
         .clock(ManualClock::new())
         .budget(Duration::ZERO)
         .kill_grace(Duration::from_secs(1));
     let later = group.add_stage("later");
+    let probe = Arc::clone(probe);
+    group
+        .actor(name(0))
+        .add(|| Ok(()), move |cause| probe.record(0, cause));
     (group, later)
 }
 
@@ -88,13 +94,7 @@ fn r04_final_escalation_interrupts_exited_actors_one_at_a_time() {
         "r04_final_escalation_interrupts_exited_actors_one_at_a_time",
         || {
             let probe = Probe::new();
-            let (mut group, later) = escalating_at_once();
-            {
-                let probe = Arc::clone(&probe);
-                group
-                    .actor(name(0))
-                    .add(|| Ok(()), move |cause| probe.record(0, cause));
-            }
+            let (mut group, later) = escalating_at_once(&probe);
             let b_inside = Arc::new(AtomicBool::new(false));
             let c_overlapped = Arc::new(AtomicBool::new(false));
             {
@@ -157,13 +157,7 @@ fn s01_final_escalation_waits_for_each_stage_to_drain() {
         let b_exited = Arc::new(AtomicBool::new(false));
         let c_saw_b = Arc::new(AtomicBool::new(false));
         let probe = Probe::new();
-        let (mut group, later) = escalating_at_once();
-        {
-            let probe = Arc::clone(&probe);
-            group
-                .actor(name(0))
-                .add(|| Ok(()), move |cause| probe.record(0, cause));
-        }
+        let (mut group, later) = escalating_at_once(&probe);
         let exited = Arc::clone(&b_exited);
         add_until_interrupted(
             &mut group,
