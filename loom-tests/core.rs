@@ -152,7 +152,8 @@ fn r04_each_interrupt_called_exactly_once() {
                     Ok(())
                 },
                 move |_| {
-                    // ORDERING: interrupts run on the caller's thread; read there after `run`.
+                    // ORDERING: interrupts run on the hook lane (the first exit's thread), which `run` joins
+                    // before it returns: read after `run`.
                     calls[index].fetch_add(1, Ordering::Relaxed);
                     if waits {
                         stopper.stop();
@@ -185,7 +186,7 @@ fn interrupts_in_order(group: &mut Group, probe: &Arc<Probe>) {
 
 /// R05: interrupts are called one at a time (the probe fails on overlap) and in registration
 /// order, although the first exit is the middle actor's. The oklog case: no deadline, so the
-/// interrupts run inline on the caller's thread.
+/// interrupts run on the hook lane, the first exit's own thread (no deadline configured).
 #[test]
 fn r05_interrupts_in_order_one_at_a_time_inline() {
     check("r05_interrupts_in_order_one_at_a_time_inline", || {

@@ -163,7 +163,8 @@ fn panicking_interrupt_does_not_skip_later_ones(lanes: bool) {
 }
 
 /// F02 (also R04, R05): a panicking interrupt does not skip the later ones, inline (the oklog
-/// case: the interrupts run on the caller's thread). Threads: caller, `a`, `b`, `c`.
+/// case: the interrupts run on the first exit's thread, serving the hook lane). Threads: caller,
+/// `a`, `b`, `c`.
 #[test]
 fn f02_panicking_interrupt_does_not_skip_later_ones() {
     check("f02_panicking_interrupt_does_not_skip_later_ones", || {

@@ -62,7 +62,7 @@ fn s01_later_stage_interrupted_only_after_earlier_stage_exited() {
                             .iter()
                             .filter(|flag| flag.load(Ordering::Relaxed))
                             .count();
-                        // ORDERING: interrupts run on the caller's thread, which reads it.
+                        // ORDERING: interrupts run on the hook lane, which `run` joins: read after `run`.
                         seen_exited.store(count, Ordering::Relaxed);
                         probe.record(2, cause);
                         stopper.stop();
@@ -136,7 +136,7 @@ fn s01_later_stage_interrupted_only_after_earlier_stage_exited_on_lanes() {
                     },
                     move |cause| {
                         let _inside = probe.enter(1, cause);
-                        // ORDERING: published to the caller by the lane's `finished` (its lock).
+                        // ORDERING: published to the caller by the lane's lock and by `run`'s join of it.
                         seen_exited.store(
                             usize::from(exited.load(Ordering::Relaxed)),
                             Ordering::Relaxed,
@@ -233,7 +233,8 @@ impl Timeline {
         let timeline = Arc::new(Self::default());
         let (recorder, clock) = (Arc::clone(&timeline), clock.clone());
         group.observe(move |event| {
-            // The observer runs on the caller's thread for these events; Relaxed suffices.
+            // Without a budget the observer runs inline, on the caller's thread for these events;
+            // Relaxed suffices.
             let now = u64::try_from(clock.now().as_nanos()).unwrap();
             match event {
                 Event::StageBegun { .. } => recorder.begun_at.store(now, Ordering::Relaxed),
