@@ -205,8 +205,9 @@ struct Runner<E> {
     /// next stage's lane, or are skipped if no stage is left.
     carried: Vec<Job<E>>,
     lanes: Vec<LaneThread<E>>,
-    /// The first failure to spawn a lane, and the actors whose hooks it left uncalled.
-    lane_error: Option<(io::Error, Vec<usize>)>,
+    /// The first failure to spawn a lane. The hooks it left uncalled are the ones recorded
+    /// `Skipped` (with no blocked hook, nothing else skips one).
+    lane_error: Option<io::Error>,
     observer_thread: Option<JoinHandle<()>>,
 }
 
@@ -666,7 +667,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             None => match Lane::start(&self.core, lane) {
                 Ok((_, thread)) => Some(thread),
                 Err(NoThread { error, .. }) => {
-                    self.lane_error.get_or_insert((error, Vec::new()));
+                    self.lane_error.get_or_insert(error);
                     return;
                 }
             },
@@ -790,8 +791,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 None
             }
             Err(NoThread { error, jobs }) => {
-                let (_, skipped) = self.lane_error.get_or_insert_with(|| (error, Vec::new()));
-                skipped.extend(jobs.iter().map(|job| job.meta().0));
+                self.lane_error.get_or_insert(error);
                 for job in jobs {
                     let (actor, hook) = job.meta();
                     self.entries[actor].record(hook, HookOutcome::Skipped);
@@ -1066,15 +1066,20 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 skipped,
                 trigger: report.trigger_summary(),
             })
-        } else if let Some((source, mut actors)) = self.lane_error.take() {
-            actors.sort_unstable();
-            actors.dedup();
+        } else if let Some(source) = self.lane_error.take() {
+            // No hook is blocked, so every skipped hook was skipped for want of a thread.
+            let skipped = report
+                .actors
+                .iter()
+                .filter(|actor| {
+                    matches!(actor.interrupt, HookOutcome::Skipped)
+                        || matches!(actor.force, HookOutcome::Skipped)
+                })
+                .map(|actor| actor.name.clone())
+                .collect();
             Some(Error::Helper {
                 thread: "hook",
-                skipped: actors
-                    .into_iter()
-                    .map(|actor| report.actors[actor].name.clone())
-                    .collect(),
+                skipped,
                 source,
             })
         } else if let (Some(by), false) = (first_escalation, escalated.is_empty()) {
