@@ -6,10 +6,11 @@ use std::time::Duration;
 use crate::clock::{Clock, ManualClock};
 use crate::error::Error;
 use crate::observe::{Event, Observer};
+use crate::ready::{self, Readiness, ReadyHandle};
 use crate::report::{Cause, Report};
 use crate::state::Control;
 use crate::stop::StopHandle;
-use crate::sync::Arc;
+use crate::sync::{Arc, Frozen};
 use crate::token::StopToken;
 
 /// The default error type of a group's actors: any error that can cross threads.
@@ -132,6 +133,10 @@ pub struct Group<E = BoxError> {
     pub(crate) observer: Option<Observer>,
     pub(crate) control: Arc<Control>,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) readiness: Frozen<ready::Shared>,
+    pub(crate) lame_duck: Option<Duration>,
+    #[cfg(all(unix, feature = "systemd"))]
+    pub(crate) systemd: bool,
 }
 
 /// The default time an escalated actor gets to return after its force hook before it is
@@ -170,6 +175,10 @@ impl<E> Default for Group<E> {
             observer: None,
             control: Arc::new(Control::new()),
             stack_size: None,
+            readiness: ready::Shared::new(),
+            lame_duck: None,
+            #[cfg(all(unix, feature = "systemd"))]
+            systemd: false,
         }
     }
 }
@@ -405,6 +414,67 @@ impl<E: Send + Sync + 'static> Group<E> {
         StopHandle::new(Arc::clone(&self.control))
     }
 
+    /// Declares a readiness condition named `name` and returns its handle (issue 13): the group
+    /// is ready while it runs and every handle it made is [set](ReadyHandle::ready). Give the
+    /// handle to the actor that must be up (listening, connected, warmed) before the service can
+    /// take traffic. A group with no handle is ready once every actor was started.
+    ///
+    /// Readiness shows in events ([`Event::Ready`], [`Event::NotReady`]), in the report
+    /// ([`Report::ready_at`], [`Report::never_ready`]), to a [`Readiness`] watcher, and to
+    /// systemd (`READY=1`) with the `systemd` feature.
+    pub fn ready_handle(&mut self, name: impl Into<String>) -> ReadyHandle {
+        ready::Shared::declare(&self.readiness, name.into())
+    }
+
+    /// A watcher of this group's readiness, for a health endpoint or a test: see [`Readiness`].
+    pub fn readiness(&self) -> Readiness {
+        Readiness::new(&self.readiness)
+    }
+
+    /// Adds a *lame-duck* delay before teardown (issue 13): once teardown is triggered the
+    /// group is not ready at once, then waits `delay` before it interrupts its first stage, so
+    /// that load balancers (a Kubernetes readiness probe, an endpoint controller) stop sending
+    /// traffic before the servers stop accepting it. Every actor keeps running meanwhile.
+    ///
+    /// The delay counts against the [budget](Group::budget), and is cut short by a second stop
+    /// request (which then escalates, as it does anywhere in teardown). It is skipped when
+    /// nothing is serving: a failed start, or every actor already gone. The report records how
+    /// long it lasted ([`Report::lame_duck`]). See `docs/recipes.md` for fitting it, with the
+    /// budget, under Kubernetes' `terminationGracePeriodSeconds`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use std::time::Duration;
+    ///
+    /// let mut group = rungroup::Group::new();
+    /// group.lame_duck(Duration::from_secs(5)).budget(Duration::from_secs(20));
+    /// # group.lame_duck(Duration::ZERO);
+    /// # group.add(|| Ok(()), |_| {});
+    /// # assert!(group.run().is_ok());
+    /// ```
+    pub fn lame_duck(&mut self, delay: Duration) -> &mut Self {
+        self.lame_duck = Some(delay);
+        self
+    }
+
+    /// Reports to systemd over its notify socket (`Type=notify` services; feature `systemd`,
+    /// Unix): `READY=1` when the group becomes ready, `STOPPING=1` at the trigger, `STATUS=`
+    /// lines naming the phase and stage, `EXTEND_TIMEOUT_USEC=` as each stage with a deadline
+    /// begins, and, when the unit sets `WatchdogSec=`, `WATCHDOG=1` every half period for as long
+    /// as nothing is stuck: once an actor had to be escalated or abandoned, or a hook is stuck
+    /// past its deadline, the pings stop and systemd's watchdog takes over.
+    ///
+    /// Does nothing when `NOTIFY_SOCKET` is not set, so the same binary runs outside systemd.
+    /// Messages are sent from a thread of the group's own, never from an actor or the caller's
+    /// thread, so a slow socket cannot delay teardown. See `docs/recipes.md` for a unit file.
+    #[cfg(all(unix, feature = "systemd"))]
+    pub fn systemd(&mut self) -> &mut Self {
+        self.systemd = true;
+        self
+    }
+
     /// The number of actors.
     pub fn len(&self) -> usize {
         self.actors.len()
@@ -458,6 +528,7 @@ impl<E> fmt::Debug for Group<E> {
             )
             .field("budget", &self.budget)
             .field("kill_grace", &self.kill_grace)
+            .field("lame_duck", &self.lame_duck)
             .finish_non_exhaustive()
     }
 }

@@ -123,6 +123,7 @@ mod io;
 mod lane;
 mod nest;
 mod observe;
+mod ready;
 mod report;
 mod runner;
 #[cfg(all(unix, feature = "signal"))]
@@ -130,6 +131,8 @@ mod signal;
 mod state;
 mod stop;
 mod sync;
+#[cfg(all(unix, feature = "systemd"))]
+mod systemd;
 mod token;
 mod unwind;
 
@@ -139,6 +142,7 @@ pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage
 pub use io::{AcceptInterrupter, Acceptor};
 pub use nest::NestedReport;
 pub use observe::Event;
+pub use ready::{Readiness, ReadyHandle};
 pub use report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
 };
@@ -182,6 +186,8 @@ fn assert_send_sync() {
     send_sync::<StopHandle>();
     send_sync::<StopOutcome>();
     send_sync::<StopToken>();
+    send_sync::<Readiness>();
+    send_sync::<ReadyHandle>();
     send_sync::<Trigger>();
     send_sync::<Acceptor>();
     send_sync::<AcceptInterrupter>();

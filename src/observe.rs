@@ -76,6 +76,20 @@ pub enum Event<'a> {
         /// The actor's name.
         actor: &'a str,
     },
+    /// The group became ready: it runs, every actor was started and every
+    /// [`ReadyHandle`](crate::ReadyHandle) is set.
+    Ready,
+    /// The group stopped being ready.
+    NotReady {
+        /// Why: `'<handle>' not ready`, or `teardown`.
+        reason: &'a str,
+    },
+    /// Teardown waits this long, not ready, before its first stage
+    /// ([`Group::lame_duck`](crate::Group::lame_duck)).
+    LameDuck {
+        /// The configured delay.
+        delay: Duration,
+    },
 }
 
 impl fmt::Display for Event<'_> {
@@ -117,6 +131,9 @@ impl fmt::Display for Event<'_> {
             }
             Event::Escalated { actor } => write!(f, "actor '{actor}' escalated"),
             Event::Abandoned { actor } => write!(f, "actor '{actor}' abandoned"),
+            Event::Ready => f.write_str("ready"),
+            Event::NotReady { reason } => write!(f, "not ready: {reason}"),
+            Event::LameDuck { delay } => write!(f, "lame duck: {delay:?} before the first stage"),
         }
     }
 }
@@ -154,6 +171,13 @@ pub(crate) enum Note {
     },
     Abandoned {
         actor: usize,
+    },
+    Ready,
+    NotReady {
+        reason: String,
+    },
+    LameDuck {
+        delay: Duration,
     },
 }
 
@@ -202,6 +226,9 @@ impl Note {
             Note::Abandoned { actor } => Event::Abandoned {
                 actor: &names[actor],
             },
+            Note::Ready => Event::Ready,
+            Note::NotReady { ref reason } => Event::NotReady { reason },
+            Note::LameDuck { delay } => Event::LameDuck { delay },
         }
     }
 }
@@ -217,6 +244,8 @@ pub(crate) struct Herald {
     stages: Frozen<[String]>,
     observer: Option<Observer>,
     queue: Option<Arc<Queue>>,
+    #[cfg(all(unix, feature = "systemd"))]
+    pub(crate) systemd: Option<Arc<crate::systemd::Notifier>>,
 }
 
 /// The observer thread's queue.
@@ -252,6 +281,8 @@ impl Herald {
                 stages,
                 observer,
                 queue: None,
+                #[cfg(all(unix, feature = "systemd"))]
+                systemd: None,
             };
             return Ok((herald, None));
         };
@@ -282,6 +313,8 @@ impl Herald {
             stages,
             observer: None,
             queue: Some(queue),
+            #[cfg(all(unix, feature = "systemd"))]
+            systemd: None,
         };
         Ok((herald, Some(handle)))
     }
@@ -289,10 +322,18 @@ impl Herald {
     /// Whether anything consumes events. Events whose fields cost work to build, like the cause's
     /// text, are built only then.
     pub(crate) fn observed(&self) -> bool {
+        #[cfg(all(unix, feature = "systemd"))]
+        if self.systemd.is_some() {
+            return true;
+        }
         cfg!(feature = "tracing") || self.observer.is_some() || self.queue.is_some()
     }
 
     pub(crate) fn emit(&self, note: Note) {
+        #[cfg(all(unix, feature = "systemd"))]
+        if let Some(systemd) = &self.systemd {
+            systemd.note(&note, &self.names, &self.stages);
+        }
         #[cfg(feature = "tracing")]
         trace(&note.event(&self.names, &self.stages));
         if let Some(observer) = &self.observer {
@@ -365,7 +406,7 @@ fn deliver(queue: &Queue, observer: Observer, names: &[String], stages: &[String
 /// Emits `event` as a `tracing` event (rule O02, feature `tracing`), target `rungroup`.
 ///
 /// Every event carries an `event` field with a stable name (`triggered`, `stage_begun`,
-/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`) and the event's own
+/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`, `ready`, `not_ready`, `lame_duck`) and the event's own
 /// fields. Levels: lifecycle steps are `INFO` (an interrupt call is `DEBUG`), an actor that ended
 /// with an error or panic and an escalation are `WARN`, an abandonment is `ERROR`.
 #[cfg(feature = "tracing")]
@@ -421,6 +462,14 @@ pub(crate) fn trace(event: &Event<'_>) {
         }
         Event::Abandoned { actor } => {
             error!(target: "rungroup", event = "abandoned", actor, "actor '{actor}' abandoned");
+        }
+        Event::Ready => info!(target: "rungroup", event = "ready", "ready"),
+        Event::NotReady { reason } => {
+            info!(target: "rungroup", event = "not_ready", reason, "not ready: {reason}");
+        }
+        Event::LameDuck { delay } => {
+            info!(target: "rungroup", event = "lame_duck", ?delay,
+                "lame duck: {delay:?} before the first stage");
         }
     }
 }

@@ -389,6 +389,15 @@ pub struct Report<E> {
     pub(crate) teardown: Option<Duration>,
     pub(crate) error: Option<Error>,
     pub(crate) observer_missed: usize,
+    pub(crate) service: ServiceReport,
+}
+
+/// What a run says of the service around its actors: readiness and the lame-duck delay.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceReport {
+    pub(crate) ready_at: Option<Duration>,
+    pub(crate) never_ready: Vec<String>,
+    pub(crate) lame_duck: Option<Duration>,
 }
 
 impl<E> Report<E> {
@@ -558,6 +567,25 @@ impl<E> Report<E> {
         }
     }
 
+    /// When the group first became ready ([`Group::ready_handle`](crate::Group::ready_handle)),
+    /// measured from the start of `run` on the run's clock; `None` if it never was.
+    pub fn ready_at(&self) -> Option<Duration> {
+        self.service.ready_at
+    }
+
+    /// The [`ReadyHandle`](crate::ReadyHandle)s that were not set when the run ended, by name:
+    /// the conditions that kept (or would have kept) the group from being ready.
+    pub fn never_ready(&self) -> impl Iterator<Item = &str> {
+        self.service.never_ready.iter().map(String::as_str)
+    }
+
+    /// How long the lame-duck delay lasted ([`Group::lame_duck`](crate::Group::lame_duck)):
+    /// its full length, or less if a second stop request or the budget cut it short; `None`
+    /// when none was configured or it was skipped.
+    pub fn lame_duck(&self) -> Option<Duration> {
+        self.service.lame_duck
+    }
+
     /// A one-line description of the trigger, naming the actor.
     pub fn trigger_summary(&self) -> String {
         match &self.trigger {
@@ -597,6 +625,20 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
         }
         if let Some(error) = &self.error {
             write!(f, "\n  error: {error}")?;
+        }
+        match self.service.ready_at {
+            Some(at) => write!(f, "\n  ready at {at:?}")?,
+            None if !self.service.never_ready.is_empty() => {
+                write!(
+                    f,
+                    "\n  never ready: {}",
+                    self.service.never_ready.join(", ")
+                )?;
+            }
+            None => {}
+        }
+        if let Some(lame_duck) = self.service.lame_duck {
+            write!(f, "\n  lame duck: {lame_duck:?}")?;
         }
         if self.observer_missed > 0 {
             write!(
@@ -670,6 +712,9 @@ impl<E: fmt::Debug> fmt::Debug for Report<E> {
             .field("teardown", &self.teardown)
             .field("error", &self.error)
             .field("observer_missed", &self.observer_missed)
+            .field("ready_at", &self.service.ready_at)
+            .field("never_ready", &self.service.never_ready)
+            .field("lame_duck", &self.service.lame_duck)
             .finish()
     }
 }

@@ -47,9 +47,10 @@ use crate::group::{
 };
 use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
 use crate::observe::{Herald, Note};
+use crate::ready;
 use crate::report::{
-    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
-    panic_message,
+    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, ServiceReport,
+    StageReport, Trigger, panic_message,
 };
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::sync::thread::{self, JoinHandle};
@@ -209,6 +210,33 @@ struct Runner<E> {
     /// `Skipped` (with no blocked hook, nothing else skips one).
     lane_error: Option<io::Error>,
     observer_thread: Option<JoinHandle<()>>,
+    /// The systemd notifier's thread (feature `systemd`, when run by a service manager).
+    notifier_thread: Option<JoinHandle<()>>,
+    readiness: Frozen<ready::Shared>,
+    lame_duck: Option<Duration>,
+    /// How long the lame-duck delay lasted, once it is over.
+    lame_duck_elapsed: Option<Duration>,
+}
+
+/// Where a group's readiness reports while it runs: the run's clock and its events.
+struct ReadySink<E> {
+    core: Arc<Core<E>>,
+}
+
+impl<E: Send + Sync> ready::Sink for ReadySink<E> {
+    fn now(&self) -> Duration {
+        self.core.clock.now()
+    }
+
+    fn changed(&self, ready: bool, reason: &str) {
+        self.core.emit(if ready {
+            Note::Ready
+        } else {
+            Note::NotReady {
+                reason: reason.to_owned(),
+            }
+        });
+    }
 }
 
 /// How long, at least, the runner waits at the end for the observer thread to deliver what is
@@ -229,6 +257,10 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         observer,
         control,
         stack_size,
+        readiness,
+        lame_duck,
+        #[cfg(all(unix, feature = "systemd"))]
+        systemd,
     } = group;
     let bounded = budget.is_some() || stages.iter().any(|stage| stage.grace.is_some());
     let kill_grace = kill_grace.or(bounded.then_some(DEFAULT_KILL_GRACE));
@@ -259,6 +291,7 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             teardown: None,
             error: None,
             observer_missed: 0,
+            service: ServiceReport::default(),
         };
     }
 
@@ -290,7 +323,36 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             (Trigger::HelperFailed, error)
         }),
     };
-    let (herald, observer_thread) = match started {
+    #[cfg(all(unix, feature = "systemd"))]
+    let started = started.and_then(|(mut herald, observer_thread)| {
+        if !systemd {
+            return Ok((herald, observer_thread, None));
+        }
+        let config = crate::systemd::Config {
+            graces: stages.iter().map(|stage| stage.grace).collect(),
+            budget,
+            kill_grace,
+        };
+        match crate::systemd::Notifier::start(config) {
+            Ok(notifier) => {
+                let (notifier, thread) = notifier.unzip();
+                herald.systemd = notifier;
+                Ok((herald, observer_thread, thread))
+            }
+            Err(source) => {
+                herald.close();
+                let error = Error::Helper {
+                    thread: "systemd",
+                    skipped: Vec::new(),
+                    source,
+                };
+                Err((Trigger::HelperFailed, error))
+            }
+        }
+    });
+    #[cfg(not(all(unix, feature = "systemd")))]
+    let started = started.map(|(herald, observer_thread)| (herald, observer_thread, None));
+    let (herald, observer_thread, notifier_thread) = match started {
         Ok(started) => started,
         Err((trigger, error)) => {
             return refuse(actors, stage_reports, &control, &clock, trigger, error);
@@ -327,6 +389,10 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         lanes: Vec::new(),
         lane_error: None,
         observer_thread,
+        notifier_thread,
+        readiness,
+        lame_duck,
+        lame_duck_elapsed: None,
     };
 
     let mut spawn_error = None;
@@ -385,6 +451,14 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         control.request(Trigger::SpawnFailed { actor: *index }, false);
     }
 
+    // Every actor is running: the group can be ready (once its declared handles are).
+    if spawn_error.is_none() && phase(control.load()) == RUNNING {
+        let sink: Frozen<dyn ready::Sink> = Frozen::new(ReadySink {
+            core: Arc::clone(&runner.core),
+        });
+        runner.readiness.start(sink);
+    }
+
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
     let _ = runner.wait(None, |core| {
         phase(core.control.load()) != RUNNING || core.live.all_done()
@@ -402,9 +476,17 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             cause: cause.summary(),
         });
     }
+    // Not ready from the trigger on: load balancers stop sending before anything stops.
+    runner.readiness.drain();
     let cause = Arc::new(cause);
     runner.host_first_lane(winner.as_ref().map(|winner| winner.index));
 
+    if matches!(
+        trigger,
+        Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
+    ) {
+        runner.lame_duck();
+    }
     runner.teardown(&cause);
 
     let teardown = runner.now().saturating_sub(triggered_at);
@@ -499,6 +581,7 @@ fn refuse<E>(
         triggered_at: None,
         teardown: None,
         observer_missed: 0,
+        service: ServiceReport::default(),
     }
 }
 
@@ -675,6 +758,21 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let lane = Arc::clone(&self.core.first_lane);
         self.hook_lane = Some(Arc::clone(&lane));
         self.lanes.push(LaneThread { lane, thread });
+    }
+
+    /// The lame-duck delay, if one is configured: the group is already not ready; every actor
+    /// keeps running until the delay, the budget or a second stop request is over.
+    fn lame_duck(&mut self) {
+        let Some(delay) = self.lame_duck else { return };
+        let begin = self.now();
+        self.core.emit(Note::LameDuck { delay });
+        let deadline = min_deadline(Some(begin.saturating_add(delay)), self.budget_deadline);
+        match self.wait(deadline, |_| false) {
+            Wait::Escalated => self.escalating = Some(self.requested_escalation()),
+            Wait::Expired if self.budget_spent() => self.escalating = Some(Escalation::Budget),
+            Wait::Expired | Wait::Done => {}
+        }
+        self.lame_duck_elapsed = Some(self.now().saturating_sub(begin));
     }
 
     /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
@@ -1034,6 +1132,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .filter(|actor| matches!(actor.interrupt, HookOutcome::Skipped))
             .map(|actor| actor.name.clone())
             .collect();
+        let (ready_at, never_ready) = self.readiness.finish();
         // The observer hears of the abandonments above before it is let go.
         let observer_missed = self.finish_observer();
         self.core.clock.stop(self.core.control.wake_pair());
@@ -1046,6 +1145,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
             teardown: Some(teardown),
             error: None,
             observer_missed,
+            service: ServiceReport {
+                ready_at,
+                never_ready,
+                lame_duck: self.lame_duck_elapsed,
+            },
         };
         let first_escalation = report
             .stages
@@ -1099,10 +1203,35 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     .any(|actor| matches!(actor.outcome, Outcome::Retained)),
             "rungroup: a retained first exit without a blocked hook would read as success"
         );
+        self.finish_notifier(&report);
         // The last reference to the shared state, unless an abandoned thread holds one: the
         // observer's captures may be dropped here, and a panic there must not cost the report.
         unwind::drop_quietly(self.core);
         report
+    }
+
+    /// Sends systemd the run's last status and lets the notifier thread deliver what is queued,
+    /// for at most [`OBSERVER_GRACE`]; leaves it behind after that (a socket nobody reads).
+    fn finish_notifier(&mut self, report: &Report<E>) {
+        let Some(thread) = self.notifier_thread.take() else {
+            return;
+        };
+        #[cfg(all(unix, feature = "systemd"))]
+        if let Some(notifier) = &self.core.herald.systemd {
+            let status = match &report.error {
+                Some(error) => format!("stopped: {}; {error}", report.trigger_summary()),
+                None => format!("stopped: {}", report.trigger_summary()),
+            };
+            notifier.close(&status);
+            if !notifier.wait_done(OBSERVER_GRACE) {
+                // Stuck sending: kept, not detached (see the module doc).
+                std::mem::forget(thread);
+                return;
+            }
+        }
+        #[cfg(not(all(unix, feature = "systemd")))]
+        let _ = report;
+        let _ = thread.join();
     }
 
     /// Lets the observer thread (if any) deliver what is queued, for at most one kill grace when

@@ -1,0 +1,268 @@
+//! Readiness: actors say when they can serve, the group says when all of them can (issue 13).
+//!
+//! A group's readiness is one flag for load balancers and service managers: the group is *ready*
+//! while it runs, every actor was started, and every declared [`ReadyHandle`] is set; it becomes
+//! *not ready* when a handle is cleared, and for good once teardown is triggered (before the
+//! [lame-duck delay](crate::Group::lame_duck), so that traffic stops first). A group that declares
+//! no handle is ready as soon as every actor was started.
+//!
+//! Transitions are events ([`Event::Ready`](crate::Event::Ready),
+//! [`Event::NotReady`](crate::Event::NotReady)) emitted in the order they happened, and the
+//! report says when the group first became ready ([`Report::ready_at`](crate::Report::ready_at))
+//! and which handles never were ([`Report::never_ready`](crate::Report::never_ready)).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Condvar, Frozen, Mutex};
+
+/// What the runner hooks into a group's readiness while it runs: its clock and its events.
+pub(crate) trait Sink: Send + Sync {
+    /// The run's clock.
+    fn now(&self) -> Duration;
+    /// The group became ready (`None`) or stopped being ready, and why.
+    fn changed(&self, ready: bool, reason: &str);
+}
+
+/// The readiness of one group, shared by its handles, its watchers and the runner.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    cond: Condvar,
+    /// `State::ready`, readable without the lock: what a health endpoint polls.
+    ready: AtomicBool,
+}
+
+struct State {
+    /// One per declared handle: its name and whether it is set.
+    handles: Vec<(String, bool)>,
+    /// The runner started every actor and is running.
+    running: bool,
+    /// Teardown was triggered: never ready again.
+    draining: bool,
+    ready: bool,
+    /// When the group first became ready, on the run's clock.
+    ready_at: Option<Duration>,
+    sink: Option<Frozen<dyn Sink>>,
+}
+
+impl State {
+    fn computed(&self) -> bool {
+        self.running && !self.draining && self.handles.iter().all(|(_, set)| *set)
+    }
+}
+
+impl Shared {
+    pub(crate) fn new() -> Frozen<Self> {
+        Frozen::new(Self {
+            state: Mutex::new(State {
+                handles: Vec::new(),
+                running: false,
+                draining: false,
+                ready: false,
+                ready_at: None,
+                sink: None,
+            }),
+            cond: Condvar::new(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Declares one more handle, not set.
+    pub(crate) fn declare(shared: &Frozen<Self>, name: String) -> ReadyHandle {
+        let mut state = shared.state.lock();
+        state.handles.push((name, false));
+        ReadyHandle {
+            shared: Frozen::clone(shared),
+            index: state.handles.len() - 1,
+        }
+    }
+
+    /// Applies `change` and, if the group's readiness flipped, records and announces it. The
+    /// announcement happens under the lock, so events come in the order of the transitions; an
+    /// observer may read [`Readiness::is_ready`] (lock-free) but must not set a handle.
+    fn update(&self, reason: &str, change: impl FnOnce(&mut State)) {
+        let mut state = self.state.lock();
+        change(&mut state);
+        let ready = state.computed();
+        if ready == state.ready {
+            return;
+        }
+        state.ready = ready;
+        // ORDERING: Release/Acquire pairs a watcher's `is_ready() == true` with what the actor
+        // did before setting its handle (bound the socket, loaded the cache).
+        self.ready.store(ready, Ordering::Release);
+        if let Some(sink) = state.sink.clone() {
+            if ready && state.ready_at.is_none() {
+                state.ready_at = Some(sink.now());
+            }
+            sink.changed(ready, reason);
+        }
+        self.cond.notify_all();
+    }
+
+    /// The runner: every actor was started; events go to `sink` from now on.
+    pub(crate) fn start(&self, sink: Frozen<dyn Sink>) {
+        self.state.lock().sink = Some(sink);
+        self.update("", |state| state.running = true);
+    }
+
+    /// The runner: teardown was triggered. Not ready, for good.
+    pub(crate) fn drain(&self) {
+        self.update("teardown", |state| state.draining = true);
+    }
+
+    /// The runner, at the end: no more events; returns when the group first became ready and
+    /// the handles that never were set.
+    pub(crate) fn finish(&self) -> (Option<Duration>, Vec<String>) {
+        self.update("teardown", |state| {
+            state.draining = true;
+            state.running = false;
+        });
+        let mut state = self.state.lock();
+        state.sink = None;
+        let never = state
+            .handles
+            .iter()
+            .filter(|(_, set)| !*set)
+            .map(|(name, _)| name.clone())
+            .collect();
+        (state.ready_at, never)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// One readiness condition of a group, made by [`Group::ready_handle`](crate::Group::ready_handle):
+/// give it to the actor that must be up before the group can take traffic, and call
+/// [`ready`](Self::ready) once it can.
+///
+/// The group is ready while every handle it made is set (and it runs). A handle can be cleared
+/// again ([`not_ready`](Self::not_ready)), for example while a connection is re-established; a
+/// handle dropped unset keeps the group not ready.
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::Group;
+///
+/// let mut group = Group::new();
+/// let ready = group.ready_handle("http");
+/// let readiness = group.readiness(); // for a /readyz endpoint
+/// group.actor("http").add_token(move |token| {
+///     // bind the listener, then:
+///     ready.ready();
+///     token.wait();
+///     Ok(())
+/// });
+/// # let stop = group.stop_handle();
+/// # group.actor("probe").add(move || { readiness.wait_ready(); stop.stop("done"); Ok(()) }, |_| {});
+/// let report = group.run_with_report();
+/// assert!(report.ready_at().is_some());
+/// ```
+pub struct ReadyHandle {
+    shared: Frozen<Shared>,
+    index: usize,
+}
+
+impl ReadyHandle {
+    /// Marks this condition met. Idempotent.
+    pub fn ready(&self) {
+        self.set(true);
+    }
+
+    /// Marks this condition not met (again). Idempotent.
+    pub fn not_ready(&self) {
+        self.set(false);
+    }
+
+    fn set(&self, value: bool) {
+        let reason = if value {
+            String::new()
+        } else {
+            format!("'{}' not ready", self.name())
+        };
+        self.shared
+            .update(&reason, |state| state.handles[self.index].1 = value);
+    }
+
+    /// The name it was declared with.
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.shared.state.lock().handles[self.index].0.clone()
+    }
+}
+
+impl fmt::Debug for ReadyHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
+        let (name, set) = &state.handles[self.index];
+        f.debug_struct("ReadyHandle")
+            .field("name", name)
+            .field("set", set)
+            .finish()
+    }
+}
+
+/// A watcher of a group's readiness, made by [`Group::readiness`](crate::Group::readiness):
+/// cloneable, `Send + Sync`, cheap to poll. Answer a Kubernetes readiness probe with
+/// [`is_ready`](Self::is_ready).
+#[derive(Clone)]
+pub struct Readiness {
+    shared: Frozen<Shared>,
+}
+
+impl Readiness {
+    pub(crate) fn new(shared: &Frozen<Shared>) -> Self {
+        Self {
+            shared: Frozen::clone(shared),
+        }
+    }
+
+    /// Whether the group is ready now: running, every actor started, every declared
+    /// [`ReadyHandle`] set, and teardown not triggered. Lock-free.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.shared.is_ready()
+    }
+
+    /// Blocks until the group is ready. Returns at once if it is. It may never become ready
+    /// (a handle never set, or teardown came first): use [`wait_ready_timeout`] where that
+    /// matters.
+    ///
+    /// [`wait_ready_timeout`]: Self::wait_ready_timeout
+    pub fn wait_ready(&self) {
+        let mut state = self.shared.state.lock();
+        while !state.ready {
+            state = self.shared.cond.wait(state);
+        }
+    }
+
+    /// Blocks until the group is ready or `timeout` passed; returns whether it is ready.
+    pub fn wait_ready_timeout(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut state = self.shared.state.lock();
+        while !state.ready {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(std::time::Instant::now()),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
+                return false;
+            }
+            state = self.shared.cond.wait_timeout(state, left);
+        }
+        true
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
