@@ -157,7 +157,7 @@ pub use report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
 };
 #[cfg(all(unix, feature = "signal"))]
-pub use signal::SignalSet;
+pub use signal::{SignalError, SignalSet};
 pub use stop::{StopHandle, StopOutcome};
 pub use token::StopToken;
 
@@ -200,5 +200,7 @@ fn assert_send_sync() {
     send_sync::<Acceptor>();
     send_sync::<AcceptInterrupter>();
     #[cfg(all(unix, feature = "signal"))]
-    send::<SignalSet>();
+    send_sync::<SignalSet>();
+    #[cfg(all(unix, feature = "signal"))]
+    send_sync::<SignalError>();
 }

@@ -544,9 +544,9 @@ mod signals {
 
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
-    use rungroup::{Cause, Group, Outcome, SignalSet, StopOutcome, Trigger};
+    use rungroup::{Cause, Group, Outcome, SignalError, SignalSet, StopOutcome, Trigger};
     use signal_hook::consts::{
-        SIGINT, SIGKILL, SIGTERM, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH,
+        SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH,
     };
     use signal_hook::low_level::raise;
 
@@ -588,7 +588,7 @@ mod signals {
             });
         });
         group.actor("server").add(execute, interrupt);
-        let (set, listens) = listening(SignalSet::new([SIGUSR1]));
+        let (set, listens) = listening(SignalSet::new([SIGUSR1]).unwrap());
         group.add_signals(set);
         let pending = spawn_report(group);
         wait_listening(&listens);
@@ -618,7 +618,7 @@ mod signals {
         assert_eq!(SignalSet::terminate().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(SignalSet::default().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(
-            format!("{:?}", SignalSet::new([SIGTERM, 64])),
+            format!("{:?}", SignalSet::new([SIGTERM, 64]).unwrap()),
             "SignalSet { signals: [\"SIGTERM (15)\", \"64\"], on_listening: false, on_signal: false }"
         );
         for signal in [SIGINT, SIGTERM] {
@@ -649,7 +649,7 @@ mod signals {
             token.wait();
             Ok(())
         });
-        let (set, listens) = listening(SignalSet::new([SIGWINCH]));
+        let (set, listens) = listening(SignalSet::new([SIGWINCH]).unwrap());
         group.add_signals(set);
         let pending = spawn_report(group);
         wait_listening(&listens);
@@ -661,15 +661,112 @@ mod signals {
     }
 
     #[test]
-    #[should_panic(expected = "at least one signal")]
     fn t02_empty_signal_set_is_rejected() {
-        let _ = SignalSet::new([]);
+        let error = SignalSet::new([]).unwrap_err();
+        assert_eq!(error, SignalError::Empty);
+        assert!(error.to_string().contains("at least one signal"), "{error}");
     }
 
+    /// Issue 13: a signal number that cannot work, as a configuration file may hold, is an error
+    /// that names it (the first bad one), never a panic.
     #[test]
-    #[should_panic(expected = "cannot be handled")]
     fn t02_forbidden_signal_is_rejected() {
-        let _ = SignalSet::new([SIGUSR1, SIGKILL]);
+        let error = SignalSet::new([SIGUSR1, SIGKILL, 0]).unwrap_err();
+        assert_eq!(error, SignalError::Forbidden { signal: SIGKILL });
+        assert_eq!(
+            error.to_string(),
+            "signal SIGKILL (9) cannot be handled: SIGKILL, SIGSTOP, SIGILL, SIGFPE and SIGSEGV \
+             are forbidden"
+        );
+        for signal in [0, -1, 128, i32::MAX] {
+            let error = SignalSet::new([SIGUSR1, signal]).unwrap_err();
+            assert_eq!(error, SignalError::OutOfRange { signal });
+            assert!(
+                error.to_string().contains(&format!("signal {signal} ")),
+                "{error}"
+            );
+        }
+        // An error for a configuration loader: `?` into a boxed error keeps the message.
+        let boxed: Box<dyn std::error::Error + Send + Sync> =
+            SignalSet::new([SIGSTOP]).map(drop).unwrap_err().into();
+        assert!(
+            boxed
+                .to_string()
+                .starts_with(&format!("signal SIGSTOP ({SIGSTOP}) cannot be handled")),
+            "{boxed}"
+        );
+    }
+
+    /// Issue 13: the signals a service listens for are constants of `SignalSet` (no
+    /// `signal-hook` or `libc` import needed), with the platform's numbers.
+    #[test]
+    fn t02_signal_constants_are_exported_with_the_platform_numbers() {
+        use signal_hook::consts as sh;
+        assert_eq!(
+            [
+                SignalSet::SIGHUP,
+                SignalSet::SIGINT,
+                SignalSet::SIGQUIT,
+                SignalSet::SIGTERM,
+                SignalSet::SIGUSR1,
+                SignalSet::SIGUSR2,
+            ],
+            [
+                sh::SIGHUP,
+                sh::SIGINT,
+                sh::SIGQUIT,
+                sh::SIGTERM,
+                sh::SIGUSR1,
+                sh::SIGUSR2
+            ]
+        );
+        let every = [
+            SignalSet::SIGHUP,
+            SignalSet::SIGINT,
+            SignalSet::SIGQUIT,
+            SignalSet::SIGTERM,
+            SignalSet::SIGUSR1,
+            SignalSet::SIGUSR2,
+        ];
+        assert_eq!(SignalSet::new(every).unwrap().signals().len(), 6);
+    }
+
+    /// Issue 13: a `SignalSet` is `Clone`; a clone keeps the signals and shares the callbacks,
+    /// which every actor made from the set or a clone calls (here: two groups, one after the
+    /// other, from one configured set).
+    #[test]
+    fn t02_signal_set_is_clone_and_clones_share_the_callbacks() {
+        let _serial = serial();
+        let (tx, listens) = mpsc::channel();
+        let signalled = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&signalled);
+        let configured = SignalSet::new([SIGUSR1])
+            .unwrap()
+            .on_listening(move || {
+                let _ = tx.send(());
+            })
+            .on_signal(move |signal, count| log.lock().unwrap().push((signal, count)));
+        assert_eq!(
+            format!("{:?}", configured.clone()),
+            format!(
+                "SignalSet {{ signals: [\"SIGUSR1 ({SIGUSR1})\"], on_listening: true, \
+                 on_signal: true }}"
+            )
+        );
+        for _ in 0..2 {
+            let mut group = Group::new();
+            group.actor("worker").add_token(|token| {
+                token.wait();
+                Ok(())
+            });
+            group.add_signals(configured.clone());
+            let pending = spawn_report(group);
+            wait_listening(&listens);
+            raise(SIGUSR1).unwrap();
+            let report = pending.join();
+            assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });
+        }
+        assert_eq!(*signalled.lock().unwrap(), [(SIGUSR1, 1), (SIGUSR1, 1)]);
     }
 
     #[test]
@@ -679,7 +776,7 @@ mod signals {
         group.kill_grace(FUSE);
         add_stubborn(&mut group, "stubborn");
         let interrupted = interrupting(&mut group);
-        let (set, listens) = listening(SignalSet::new([SIGUSR2]));
+        let (set, listens) = listening(SignalSet::new([SIGUSR2]).unwrap());
         group.add_signals(set);
         let stop = group.stop_handle();
         let pending = spawn_report(group);
@@ -717,7 +814,7 @@ mod signals {
         assert!(!caught(SIGVTALRM), "SIGVTALRM already caught");
         let mut group = Group::new();
         let stop = group.stop_handle();
-        let (set, listens) = listening(SignalSet::new([SIGVTALRM]));
+        let (set, listens) = listening(SignalSet::new([SIGVTALRM]).unwrap());
         group.add_signals(set);
         assert!(!caught(SIGVTALRM), "registered when added");
         let pending = spawn_report(group);
