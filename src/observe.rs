@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use crate::report::Rounded;
 use crate::state::Control;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Condvar, Frozen, Mutex};
@@ -61,7 +62,8 @@ pub enum Event<'a> {
         index: usize,
         /// Its name.
         stage: &'a str,
-        /// How long it took.
+        /// How long it took: the very value of the report's
+        /// [`StageReport::elapsed`](crate::StageReport::elapsed).
         elapsed: Duration,
         /// Whether a deadline expired before it drained.
         expired: bool,
@@ -109,7 +111,11 @@ impl fmt::Display for Event<'_> {
                 elapsed,
                 expired,
             } => {
-                write!(f, "stage {index} '{stage}' ended after {elapsed:?}")?;
+                write!(
+                    f,
+                    "stage {index} '{stage}' ended after {}",
+                    Rounded(*elapsed)
+                )?;
                 if *expired {
                     f.write_str(" (deadline expired)")?;
                 }
@@ -413,8 +419,9 @@ pub(crate) fn trace(event: &Event<'_>) {
             elapsed,
             expired,
         } => {
-            info!(target: "rungroup", event = "stage_ended", index, stage, ?elapsed, expired,
-                "stage '{stage}' ended after {elapsed:?}");
+            let elapsed = Rounded(elapsed);
+            info!(target: "rungroup", event = "stage_ended", index, stage, %elapsed, expired,
+                "stage '{stage}' ended after {elapsed}");
         }
         Event::Escalated { actor } => {
             warn!(target: "rungroup", event = "escalated", actor, "actor '{actor}' escalated");

@@ -126,6 +126,18 @@ impl<E> Cause<E> {
 
 /// What triggered teardown, as the report keeps it (the first exit's value itself lives in that
 /// actor's [`Outcome`]).
+///
+/// `Display` gives it in words, naming actors by index (`actor #2 exited first`);
+/// [`Report::trigger_summary`] names them.
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::Trigger;
+///
+/// assert_eq!(Trigger::Stop { reason: "deploy".into() }.to_string(), "stop requested: deploy");
+/// assert_eq!(Trigger::Signal { signal: 15 }.to_string(), "SIGTERM");
+/// assert_eq!(Trigger::Exit { actor: 2 }.to_string(), "actor #2 exited first");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -158,7 +170,40 @@ pub enum Trigger {
     HelperFailed,
 }
 
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Exit { actor } => write!(f, "actor #{actor} exited first"),
+            Trigger::Stop { reason } => write!(f, "stop requested: {reason}"),
+            Trigger::Signal { signal } => write!(f, "{}", SignalName(*signal)),
+            Trigger::SpawnFailed { actor } => write!(f, "could not spawn actor #{actor}"),
+            Trigger::AllExited => f.write_str("every actor exited"),
+            Trigger::Empty => f.write_str("no actors"),
+            Trigger::HelperFailed => f.write_str("could not spawn a helper thread of the group"),
+        }
+    }
+}
+
+/// `critical` or `on-error`: [`Policy::label`], padded as the formatter asks (`{:<9}`).
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.label())
+    }
+}
+
 /// How an actor's execute ended.
+///
+/// `Display` gives its [label](Outcome::label), then the error's text or the panic's message:
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::{BoxError, Outcome};
+///
+/// assert_eq!(Outcome::<BoxError>::Ok.to_string(), "ok");
+/// assert_eq!(Outcome::<BoxError>::Err("disk full".into()).to_string(), "error: disk full");
+/// assert_eq!(Outcome::<BoxError>::Panicked(Box::new("boom")).to_string(), "panicked: boom");
+/// assert_eq!(Outcome::<BoxError>::Abandoned.to_string(), "abandoned");
+/// ```
 #[non_exhaustive]
 pub enum Outcome<E> {
     /// It returned `Ok(())`.
@@ -190,6 +235,28 @@ impl<E> Outcome<E> {
             Outcome::NotStarted => "not started",
             Outcome::Retained => "retained",
         }
+    }
+
+    /// Writes the error's text or the panic's message between `open` and `close`; nothing for
+    /// the other outcomes.
+    fn write_detail(&self, f: &mut fmt::Formatter<'_>, open: &str, close: &str) -> fmt::Result
+    where
+        E: fmt::Display,
+    {
+        match self {
+            Outcome::Err(error) => write!(f, "{open}{error}{close}"),
+            Outcome::Panicked(payload) => {
+                write!(f, "{open}{}{close}", panic_message(payload.as_ref()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Outcome<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())?;
+        self.write_detail(f, ": ", "")
     }
 }
 
@@ -572,14 +639,10 @@ impl<E> Report<E> {
                     outcome => format!("actor '{}' exited first ({})", actor.name, outcome.label()),
                 }
             }
-            Trigger::Stop { reason } => format!("stop requested: {reason}"),
-            Trigger::Signal { signal } => SignalName(*signal).to_string(),
             Trigger::SpawnFailed { actor } => {
                 format!("could not spawn actor '{}'", self.actors[*actor].name)
             }
-            Trigger::AllExited => "every actor exited".to_owned(),
-            Trigger::Empty => "no actors".to_owned(),
-            Trigger::HelperFailed => "could not spawn a helper thread of the group".to_owned(),
+            trigger => trigger.to_string(),
         }
     }
 }
@@ -593,7 +656,7 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
             write!(f, ": {error}")?;
         }
         if let Some(teardown) = self.teardown {
-            write!(f, "; teardown took {teardown:?}")?;
+            write!(f, "; teardown took {}", Rounded(teardown))?;
         }
         if let Some(error) = &self.error {
             write!(f, "\n  error: {error}")?;
@@ -608,7 +671,7 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
         for (index, stage) in self.stages.iter().enumerate() {
             write!(f, "\n  stage {index} '{}': ", stage.name)?;
             match stage.elapsed {
-                Some(elapsed) => write!(f, "{elapsed:?}")?,
+                Some(elapsed) => write!(f, "{}", Rounded(elapsed))?,
                 None => f.write_str("not reached")?,
             }
             if let Some(escalation) = &stage.escalation {
@@ -622,15 +685,9 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
                     actor.policy.label(),
                     actor.outcome.label()
                 )?;
-                match &actor.outcome {
-                    Outcome::Panicked(payload) => {
-                        write!(f, " ({})", panic_message(payload.as_ref()))?;
-                    }
-                    Outcome::Err(error) => write!(f, " ({error})")?,
-                    _ => {}
-                }
+                actor.outcome.write_detail(f, " (", ")")?;
                 if let Some(at) = actor.exited_at {
-                    write!(f, " at {at:?}")?;
+                    write!(f, " at {}", Rounded(at))?;
                 }
                 if actor.first {
                     f.write_str(" [first exit]")?;
@@ -700,6 +757,25 @@ fn take_panic<E>(actors: &mut [ActorReport<E>], first: Option<usize>) -> Option<
         .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.interrupt)))
         .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.force)))
         .or_else(|| actors.iter_mut().find_map(|a| a.drop_panics.pop()))
+}
+
+/// A duration as the report and the events print it, rounded: milliseconds with one decimal below
+/// a second (`12.3 ms`), seconds with three decimals from there on (`1.235 s`). `Debug`'s nine
+/// decimals (`1.234567891s`) are noise in a log line.
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Integer arithmetic, rounding half up: exact for every duration, `Duration::MAX` too.
+        let nanos = self.0.as_nanos();
+        let tenths_of_ms = (nanos + 50_000) / 100_000;
+        if tenths_of_ms < 10_000 {
+            write!(f, "{}.{} ms", tenths_of_ms / 10, tenths_of_ms % 10)
+        } else {
+            let ms = (nanos + 500_000) / 1_000_000;
+            write!(f, "{}.{:03} s", ms / 1000, ms % 1000)
+        }
+    }
 }
 
 /// The text of a panic payload when it is a string, as std's panic hook prints it.
