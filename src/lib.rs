@@ -102,7 +102,11 @@
 //!
 //! None by default. `signal`: the signal actor (Unix, via `signal-hook`). `process`: child
 //! processes as actors, `ActorBuilder::add_child` (Unix, signalled with `kill(2)` via `rustix`,
-//! no shell needed). `tracing`: lifecycle events as `tracing` events. MSRV: Rust 1.85.
+//! no shell needed). `tracing`: lifecycle events as `tracing` events (target `rungroup`), inside
+//! a span per actor thread (`actor{name, stage}`) and per stage's teardown (`stage{name, index}`);
+//! the trigger's event carries the first exit's error text. `log`: the same events as `log`
+//! records, at the same levels. MSRV: Rust 1.85. On docs.rs every item that needs a feature says
+//! which.
 //!
 //! # FAQ
 //!

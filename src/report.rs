@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::group::Policy;
+use crate::group::{BoxError, Policy};
 use crate::unwind;
 
 /// A panic's payload, as [`std::thread::Result`] carries it.
@@ -101,9 +101,11 @@ impl<E: fmt::Display> fmt::Display for Cause<E> {
     }
 }
 
-/// The cause in words, for the `Triggered` event and nested groups' stop reasons. Without an `E: Display` bound an error exit
-/// is described, not printed: the report's `Display` prints it.
-impl<E> Cause<E> {
+/// The cause in words, for the `Triggered` event (and so `tracing`) and nested groups' stop
+/// reasons. No `E: Display` bound reaches the runner, so an error exit's text is printed only when
+/// `error_text` knows its type (the default `BoxError` among them); otherwise it is described,
+/// and the report's `Display` prints it.
+impl<E: 'static> Cause<E> {
     pub(crate) fn summary(&self) -> String {
         match self {
             Cause::Exit {
@@ -112,8 +114,11 @@ impl<E> Cause<E> {
             } => format!("actor '{actor}' returned Ok"),
             Cause::Exit {
                 actor,
-                result: Err(_),
-            } => format!("actor '{actor}' returned an error"),
+                result: Err(error),
+            } => match error_text(error) {
+                Some(text) => format!("actor '{actor}' failed: {text}"),
+                None => format!("actor '{actor}' returned an error"),
+            },
             Cause::Panic { actor, message } => format!("actor '{actor}' panicked: {message}"),
             Cause::Stop { reason } => format!("stop requested: {reason}"),
             Cause::Signal { signal } => format!("{} received", SignalName(*signal)),
@@ -121,6 +126,26 @@ impl<E> Cause<E> {
             Cause::HelperFailed => "could not spawn the group's hook thread".to_owned(),
             Cause::AllExited => "every actor exited".to_owned(),
         }
+    }
+}
+
+/// The text of an actor's error, for the events, where the group's error type `E` has no
+/// `Display` bound: `Some` for the types a group's errors usually have (the default [`BoxError`],
+/// [`std::io::Error`], [`Error`], `String`, `&'static str`), `None` for others.
+pub(crate) fn error_text<E: 'static>(error: &E) -> Option<String> {
+    let error: &dyn Any = error;
+    if let Some(error) = error.downcast_ref::<BoxError>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<std::io::Error>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<Error>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<String>() {
+        Some(error.clone())
+    } else {
+        error
+            .downcast_ref::<&'static str>()
+            .map(|error| (*error).to_owned())
     }
 }
 
