@@ -300,11 +300,17 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// Sets how long `stage` may take to drain once its interrupts have been called (rule S04).
     /// When it expires, the stage's remaining actors are escalated (their force hooks run), they
     /// get the [kill grace](Group::kill_grace), and teardown moves on. A zero grace escalates at
-    /// once.
+    /// once. Any `Duration` read from configuration is fine: deadlines saturate, so
+    /// `Duration::MAX` means "never", as it does for [`budget`](Group::budget) and
+    /// [`kill_grace`](Group::kill_grace).
     ///
     /// # Panics
     ///
-    /// If `stage` was not created by this group's [`add_stage`](Group::add_stage).
+    /// If `stage` was not created by this group's [`add_stage`](Group::add_stage) (F05). That is a
+    /// programming error, not bad configuration: a [`Stage`] comes only from `add_stage`, never
+    /// from a value a user could put in a file, so a panic that names it is the honest answer (as
+    /// indexing a `Vec` out of bounds is), and an error return would only push an `unwrap` into
+    /// every caller.
     pub fn grace(&mut self, stage: Stage, grace: Duration) -> &mut Self {
         assert!(
             self.owns(stage),

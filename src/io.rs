@@ -491,6 +491,7 @@ mod child {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "process"))))]
     impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         /// Adds an actor that runs `command` as a child process (rule T04); unix only, behind the
         /// `process` feature.

@@ -47,17 +47,20 @@
 //!
 //! **An actor that blocks in I/O.** Its interrupt must wake the blocking call: close the channel it
 //! reads, shut down the socket, or (for `accept`, which std cannot interrupt) set a flag and connect
-//! to the listener. `examples/demo.rs` does the last.
+//! to the listener. [`examples/demo.rs`][demo] does the last, and [`examples/server.rs`][server]
+//! is a whole HTTP server stopped by SIGTERM.
 //!
 //! **Work that must not trigger shutdown when it finishes.** [`Policy::OnError`]: a clean `Ok` is
 //! recorded and the group runs on; an error or panic still triggers teardown.
 //!
 //! **Stop in order, with deadlines.** [`Group::add_stage`], [`Group::grace`], [`Group::budget`],
-//! [`ActorBuilder::force`]: see `docs/shutdown.md`.
+//! [`ActorBuilder::force`]: see [`docs/shutdown.md`][shutdown]. More recipes, each ready to paste
+//! into a `main`: [`docs/recipes.md`][recipes].
 //!
 //! # Guarantees
 //!
-//! Each is a numbered rule of the contract, with a test named after it (`docs/rules.md`):
+//! Each is a numbered rule of the contract ([`docs/semantics.md`][semantics]), with a test named
+//! after it ([`docs/rules.md`][rules]):
 //!
 //! - **R02–R05** every execute runs on its own thread; the first exit wins exactly once; every
 //!   interrupt is called exactly once, one at a time, in registration order.
@@ -93,13 +96,17 @@
 //! so a blocked hook can always be walked away from (on a deadline, or a second stop request).
 //! Threads whose work is done are joined before `run` returns; a thread still inside user code is
 //! kept running, never detached. The design, with the state table and the ordering of every
-//! atomic, is in `docs/design.md`.
+//! atomic, is in [`docs/design.md`][design].
 //!
 //! # Features
 //!
 //! None by default. `signal`: the signal actor (Unix, via `signal-hook`). `process`: child
 //! processes as actors, `ActorBuilder::add_child` (Unix, signalled with `kill(2)` via `rustix`,
-//! no shell needed). `tracing`: lifecycle events as `tracing` events. MSRV: Rust 1.85.
+//! no shell needed). `tracing`: lifecycle events as `tracing` events (target `rungroup`), inside
+//! a span per actor thread (`actor{name, stage}`) and per stage's teardown (`stage{name, index}`);
+//! the trigger's event carries the first exit's error text. `log`: the same events as `log`
+//! records, at the same levels. MSRV: Rust 1.85. On docs.rs every item that needs a feature says
+//! which.
 //!
 //! # FAQ
 //!
@@ -113,8 +120,19 @@
 //! is kept, so it is never detached either.
 //!
 //! **What does the loom build change?** Under `RUSTFLAGS="--cfg loom"` the crate's primitives are
-//! loom's; see `docs/testing.md`.
+//! loom's; see [`docs/testing.md`][testing].
+//!
+//! [demo]: https://github.com/rungroup/rungroup/blob/main/examples/demo.rs
+//! [server]: https://github.com/rungroup/rungroup/blob/main/examples/server.rs
+//! [shutdown]: https://github.com/rungroup/rungroup/blob/main/docs/shutdown.md
+//! [recipes]: https://github.com/rungroup/rungroup/blob/main/docs/recipes.md
+//! [semantics]: https://github.com/rungroup/rungroup/blob/main/docs/semantics.md
+//! [rules]: https://github.com/rungroup/rungroup/blob/main/docs/rules.md
+//! [design]: https://github.com/rungroup/rungroup/blob/main/docs/design.md
+//! [testing]: https://github.com/rungroup/rungroup/blob/main/docs/testing.md
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly): a badge on each item that needs a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
 mod error;
@@ -147,7 +165,7 @@ pub use report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
 };
 #[cfg(all(unix, feature = "signal"))]
-pub use signal::SignalSet;
+pub use signal::{SignalError, SignalSet};
 pub use stop::{StopHandle, StopOutcome};
 pub use token::StopToken;
 
@@ -192,5 +210,7 @@ fn assert_send_sync() {
     send_sync::<Acceptor>();
     send_sync::<AcceptInterrupter>();
     #[cfg(all(unix, feature = "signal"))]
-    send::<SignalSet>();
+    send_sync::<SignalSet>();
+    #[cfg(all(unix, feature = "signal"))]
+    send_sync::<SignalError>();
 }

@@ -1,10 +1,13 @@
-//! Lifecycle events for an observer hook (rule O02), with no dependency.
+//! Lifecycle events for an observer hook (rule O02), with no dependency; behind features, as
+//! `tracing` events inside `tracing` spans (one per actor thread, one per stage's teardown) and as
+//! `log` records.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use crate::report::Rounded;
 use crate::state::Control;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Condvar, Frozen, Mutex};
@@ -21,7 +24,11 @@ pub(crate) type Observer = Arc<dyn Fn(&Event<'_>) + Send + Sync + 'static>;
 pub enum Event<'a> {
     /// Teardown was triggered; `cause` describes why.
     Triggered {
-        /// The cause, in words.
+        /// The cause, in words. For a first exit with an error, with the error's text
+        /// (`actor 'db' failed: disk full`) when the group's error type is the default
+        /// [`BoxError`](crate::BoxError), `std::io::Error`, [`Error`](crate::Error), `String` or
+        /// `&'static str` (no `E: Display` bound reaches the events); otherwise
+        /// `actor 'db' returned an error`, and the report prints the error.
         cause: &'a str,
     },
     /// A stage's teardown began: its interrupts are about to be called.
@@ -61,7 +68,8 @@ pub enum Event<'a> {
         index: usize,
         /// Its name.
         stage: &'a str,
-        /// How long it took.
+        /// How long it took: the very value of the report's
+        /// [`StageReport::elapsed`](crate::StageReport::elapsed).
         elapsed: Duration,
         /// Whether a deadline expired before it drained.
         expired: bool,
@@ -123,7 +131,11 @@ impl fmt::Display for Event<'_> {
                 elapsed,
                 expired,
             } => {
-                write!(f, "stage {index} '{stage}' ended after {elapsed:?}")?;
+                write!(
+                    f,
+                    "stage {index} '{stage}' ended after {}",
+                    Rounded(*elapsed)
+                )?;
                 if *expired {
                     f.write_str(" (deadline expired)")?;
                 }
@@ -133,7 +145,9 @@ impl fmt::Display for Event<'_> {
             Event::Abandoned { actor } => write!(f, "actor '{actor}' abandoned"),
             Event::Ready => f.write_str("ready"),
             Event::NotReady { reason } => write!(f, "not ready: {reason}"),
-            Event::LameDuck { delay } => write!(f, "lame duck: {delay:?} before the first stage"),
+            Event::LameDuck { delay } => {
+                write!(f, "lame duck: {} before the first stage", Rounded(*delay))
+            }
         }
     }
 }
@@ -326,7 +340,45 @@ impl Herald {
         if self.systemd.is_some() {
             return true;
         }
-        cfg!(feature = "tracing") || self.observer.is_some() || self.queue.is_some()
+        cfg!(any(feature = "tracing", feature = "log"))
+            || self.observer.is_some()
+            || self.queue.is_some()
+    }
+
+    /// Enters, on the calling thread, the span of `actor` (in `stage`) until the guard is
+    /// dropped: `actor{name=.. stage=..}`, target `rungroup`, level `INFO` (feature `tracing`).
+    /// The actor's own `tracing` events, and the group's about it on its thread, carry its name
+    /// and stage.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn actor_span(&self, actor: usize, stage: usize) -> SpanGuard {
+        let (name, stage) = (&*self.names[actor], &*self.stages[stage]);
+        let span = tracing::info_span!(target: "rungroup", "actor", name, stage);
+        SpanGuard {
+            _entered: span.entered(),
+        }
+    }
+
+    /// Without the `tracing` feature: nothing.
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn actor_span(&self, _actor: usize, _stage: usize) -> SpanGuard {
+        SpanGuard {}
+    }
+
+    /// Enters, on the calling thread, the span of `stage`'s teardown until the guard is dropped:
+    /// `stage{name=.. index=..}`, target `rungroup`, level `INFO` (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn stage_span(&self, stage: usize) -> SpanGuard {
+        let (name, index) = (&*self.stages[stage], stage);
+        let span = tracing::info_span!(target: "rungroup", "stage", name, index);
+        SpanGuard {
+            _entered: span.entered(),
+        }
+    }
+
+    /// Without the `tracing` feature: nothing.
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn stage_span(&self, _stage: usize) -> SpanGuard {
+        SpanGuard {}
     }
 
     pub(crate) fn emit(&self, note: Note) {
@@ -336,6 +388,8 @@ impl Herald {
         }
         #[cfg(feature = "tracing")]
         trace(&note.event(&self.names, &self.stages));
+        #[cfg(feature = "log")]
+        log_event(&note.event(&self.names, &self.stages));
         if let Some(observer) = &self.observer {
             // A panic in the observer is caught: it must not wedge teardown or kill an actor's
             // bookkeeping.
@@ -406,9 +460,12 @@ fn deliver(queue: &Queue, observer: Observer, names: &[String], stages: &[String
 /// Emits `event` as a `tracing` event (rule O02, feature `tracing`), target `rungroup`.
 ///
 /// Every event carries an `event` field with a stable name (`triggered`, `stage_begun`,
-/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`, `ready`, `not_ready`, `lame_duck`) and the event's own
-/// fields. Levels: lifecycle steps are `INFO` (an interrupt call is `DEBUG`), an actor that ended
-/// with an error or panic and an escalation are `WARN`, an abandonment is `ERROR`.
+/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`, `ready`,
+/// `not_ready`, `lame_duck`) and the event's own fields. Levels: lifecycle steps are `INFO` (an
+/// interrupt call is `DEBUG`), an actor that ended with an error or panic and an escalation are
+/// `WARN`, an abandonment is `ERROR`. An event
+/// emitted on an actor's thread is inside that actor's span, one emitted by the runner during a
+/// stage's teardown inside that stage's span ([`Herald::actor_span`], [`Herald::stage_span`]).
 #[cfg(feature = "tracing")]
 pub(crate) fn trace(event: &Event<'_>) {
     use tracing::{debug, error, info, warn};
@@ -454,8 +511,9 @@ pub(crate) fn trace(event: &Event<'_>) {
             elapsed,
             expired,
         } => {
-            info!(target: "rungroup", event = "stage_ended", index, stage, ?elapsed, expired,
-                "stage '{stage}' ended after {elapsed:?}");
+            let elapsed = Rounded(elapsed);
+            info!(target: "rungroup", event = "stage_ended", index, stage, %elapsed, expired,
+                "stage '{stage}' ended after {elapsed}");
         }
         Event::Escalated { actor } => {
             warn!(target: "rungroup", event = "escalated", actor, "actor '{actor}' escalated");
@@ -471,5 +529,182 @@ pub(crate) fn trace(event: &Event<'_>) {
             info!(target: "rungroup", event = "lame_duck", ?delay,
                 "lame duck: {delay:?} before the first stage");
         }
+    }
+}
+
+/// A `tracing` span entered on the thread that made it, left when this is dropped (feature
+/// `tracing`; without it, nothing). Made by [`Herald::actor_span`] and [`Herald::stage_span`].
+#[must_use = "the span is left when the guard is dropped"]
+pub(crate) struct SpanGuard {
+    #[cfg(feature = "tracing")]
+    _entered: tracing::span::EnteredSpan,
+}
+
+/// The level of an event, as [`trace`] gives it to `tracing` (where it must be spelled out per
+/// call site) and [`log_event`] to `log`: lifecycle steps `INFO` (an interrupt call or a hook's
+/// return `DEBUG`), an actor that ended with an error or panic, a hook's panic and an escalation
+/// `WARN`, an abandonment `ERROR`.
+#[cfg(feature = "log")]
+fn level(event: &Event<'_>) -> ::log::Level {
+    use ::log::Level;
+    match *event {
+        Event::Triggered { .. } | Event::StageBegun { .. } | Event::StageEnded { .. } => {
+            Level::Info
+        }
+        Event::Interrupting { .. } => Level::Debug,
+        Event::HookReturned { panicked, .. } => {
+            if panicked {
+                Level::Warn
+            } else {
+                Level::Debug
+            }
+        }
+        Event::ActorExited { outcome, .. } => {
+            if outcome == "ok" {
+                Level::Info
+            } else {
+                Level::Warn
+            }
+        }
+        Event::Escalated { .. } => Level::Warn,
+        Event::Abandoned { .. } => Level::Error,
+        Event::Ready | Event::NotReady { .. } | Event::LameDuck { .. } => Level::Info,
+    }
+}
+
+/// Emits `event` as a `log` record (feature `log`): target `rungroup`, the level of [`level`],
+/// the event's `Display` as the message.
+#[cfg(feature = "log")]
+fn log_event(event: &Event<'_>) {
+    ::log::log!(target: "rungroup", level(event), "{event}");
+}
+
+#[cfg(all(test, feature = "tracing", not(any(loom, shuttle))))]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::sync::Mutex;
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Metadata, Subscriber};
+
+    use super::*;
+
+    type Fields = BTreeMap<String, String>;
+
+    /// The spans made (name and fields, id = position + 1), the stack of entered ones, and every
+    /// event with the innermost span entered when it was emitted. One thread only.
+    #[derive(Default)]
+    struct Recorded {
+        spans: Vec<(String, Fields)>,
+        stack: Vec<u64>,
+        events: Vec<(Option<u64>, Fields)>,
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Recorded>);
+
+    struct Visitor<'a>(&'a mut Fields);
+
+    impl Visit for Visitor<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            metadata.target() == "rungroup"
+        }
+
+        fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+            let mut fields = Fields::new();
+            attributes.record(&mut Visitor(&mut fields));
+            let mut recorded = self.0.lock().unwrap();
+            recorded
+                .spans
+                .push((attributes.metadata().name().to_owned(), fields));
+            Id::from_u64(recorded.spans.len() as u64)
+        }
+
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut fields = Fields::new();
+            event.record(&mut Visitor(&mut fields));
+            let mut recorded = self.0.lock().unwrap();
+            let span = recorded.stack.last().copied();
+            recorded.events.push((span, fields));
+        }
+
+        fn enter(&self, span: &Id) {
+            self.0.lock().unwrap().stack.push(span.into_u64());
+        }
+
+        fn exit(&self, _: &Id) {
+            self.0.lock().unwrap().stack.pop();
+        }
+    }
+
+    /// O02 (issue 13): the span of an actor names it and its stage, the span of a stage's
+    /// teardown names it and its index, and the group's events emitted inside one are inside it.
+    #[test]
+    fn o02_i13_actor_and_stage_spans_name_the_actor_and_stage() {
+        let recorder = Arc::new(Recorder::default());
+        let names: Frozen<[String]> = Frozen::from(["web".to_owned(), "job".to_owned()]);
+        let stages: Frozen<[String]> = Frozen::from(["default".to_owned(), "drain".to_owned()]);
+        let control = Arc::new(Control::new());
+        tracing::subscriber::with_default(Arc::clone(&recorder), || {
+            let (herald, thread) = Herald::start(names, stages, None, false, &control).unwrap();
+            assert!(thread.is_none());
+            {
+                let _actor = herald.actor_span(1, 1);
+                herald.emit(Note::ActorExited {
+                    actor: 1,
+                    outcome: "error",
+                    first: true,
+                });
+            }
+            {
+                let _stage = herald.stage_span(1);
+                herald.emit(Note::StageBegun { index: 1 });
+            }
+            herald.emit(Note::StageBegun { index: 0 });
+        });
+        let recorded = recorder.0.lock().unwrap();
+        let span = |name: &str, fields: &[(&str, &str)]| {
+            let fields = fields
+                .iter()
+                .map(|&(key, value)| (key.to_owned(), value.to_owned()));
+            (name.to_owned(), fields.collect::<Fields>())
+        };
+        assert_eq!(
+            recorded.spans,
+            [
+                span("actor", &[("name", "job"), ("stage", "drain")]),
+                span("stage", &[("name", "drain"), ("index", "1")]),
+            ]
+        );
+        let inside: Vec<(Option<u64>, &str)> = recorded
+            .events
+            .iter()
+            .map(|(span, fields)| (*span, fields["event"].as_str()))
+            .collect();
+        assert_eq!(
+            inside,
+            [
+                (Some(1), "actor_exited"),
+                (Some(2), "stage_begun"),
+                (None, "stage_begun")
+            ]
+        );
+        assert!(recorded.stack.is_empty(), "every span was left");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::group::Policy;
+use crate::group::{BoxError, Policy};
 use crate::unwind;
 
 /// A panic's payload, as [`std::thread::Result`] carries it.
@@ -101,9 +101,11 @@ impl<E: fmt::Display> fmt::Display for Cause<E> {
     }
 }
 
-/// The cause in words, for the `Triggered` event and nested groups' stop reasons. Without an `E: Display` bound an error exit
-/// is described, not printed: the report's `Display` prints it.
-impl<E> Cause<E> {
+/// The cause in words, for the `Triggered` event (and so `tracing`) and nested groups' stop
+/// reasons. No `E: Display` bound reaches the runner, so an error exit's text is printed only when
+/// `error_text` knows its type (the default `BoxError` among them); otherwise it is described,
+/// and the report's `Display` prints it.
+impl<E: 'static> Cause<E> {
     pub(crate) fn summary(&self) -> String {
         match self {
             Cause::Exit {
@@ -112,8 +114,11 @@ impl<E> Cause<E> {
             } => format!("actor '{actor}' returned Ok"),
             Cause::Exit {
                 actor,
-                result: Err(_),
-            } => format!("actor '{actor}' returned an error"),
+                result: Err(error),
+            } => match error_text(error) {
+                Some(text) => format!("actor '{actor}' failed: {text}"),
+                None => format!("actor '{actor}' returned an error"),
+            },
             Cause::Panic { actor, message } => format!("actor '{actor}' panicked: {message}"),
             Cause::Stop { reason } => format!("stop requested: {reason}"),
             Cause::Signal { signal } => format!("{} received", SignalName(*signal)),
@@ -124,8 +129,40 @@ impl<E> Cause<E> {
     }
 }
 
+/// The text of an actor's error, for the events, where the group's error type `E` has no
+/// `Display` bound: `Some` for the types a group's errors usually have (the default [`BoxError`],
+/// [`std::io::Error`], [`Error`], `String`, `&'static str`), `None` for others.
+pub(crate) fn error_text<E: 'static>(error: &E) -> Option<String> {
+    let error: &dyn Any = error;
+    if let Some(error) = error.downcast_ref::<BoxError>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<std::io::Error>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<Error>() {
+        Some(error.to_string())
+    } else if let Some(error) = error.downcast_ref::<String>() {
+        Some(error.clone())
+    } else {
+        error
+            .downcast_ref::<&'static str>()
+            .map(|error| (*error).to_owned())
+    }
+}
+
 /// What triggered teardown, as the report keeps it (the first exit's value itself lives in that
 /// actor's [`Outcome`]).
+///
+/// `Display` gives it in words, naming actors by index (`actor #2 exited first`);
+/// [`Report::trigger_summary`] names them.
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::Trigger;
+///
+/// assert_eq!(Trigger::Stop { reason: "deploy".into() }.to_string(), "stop requested: deploy");
+/// assert_eq!(Trigger::Signal { signal: 15 }.to_string(), "SIGTERM");
+/// assert_eq!(Trigger::Exit { actor: 2 }.to_string(), "actor #2 exited first");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -158,7 +195,40 @@ pub enum Trigger {
     HelperFailed,
 }
 
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Exit { actor } => write!(f, "actor #{actor} exited first"),
+            Trigger::Stop { reason } => write!(f, "stop requested: {reason}"),
+            Trigger::Signal { signal } => write!(f, "{}", SignalName(*signal)),
+            Trigger::SpawnFailed { actor } => write!(f, "could not spawn actor #{actor}"),
+            Trigger::AllExited => f.write_str("every actor exited"),
+            Trigger::Empty => f.write_str("no actors"),
+            Trigger::HelperFailed => f.write_str("could not spawn a helper thread of the group"),
+        }
+    }
+}
+
+/// `critical` or `on-error`: [`Policy::label`], padded as the formatter asks (`{:<9}`).
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.label())
+    }
+}
+
 /// How an actor's execute ended.
+///
+/// `Display` gives its [label](Outcome::label), then the error's text or the panic's message:
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::{BoxError, Outcome};
+///
+/// assert_eq!(Outcome::<BoxError>::Ok.to_string(), "ok");
+/// assert_eq!(Outcome::<BoxError>::Err("disk full".into()).to_string(), "error: disk full");
+/// assert_eq!(Outcome::<BoxError>::Panicked(Box::new("boom")).to_string(), "panicked: boom");
+/// assert_eq!(Outcome::<BoxError>::Abandoned.to_string(), "abandoned");
+/// ```
 #[non_exhaustive]
 pub enum Outcome<E> {
     /// It returned `Ok(())`.
@@ -190,6 +260,28 @@ impl<E> Outcome<E> {
             Outcome::NotStarted => "not started",
             Outcome::Retained => "retained",
         }
+    }
+
+    /// Writes the error's text or the panic's message between `open` and `close`; nothing for
+    /// the other outcomes.
+    fn write_detail(&self, f: &mut fmt::Formatter<'_>, open: &str, close: &str) -> fmt::Result
+    where
+        E: fmt::Display,
+    {
+        match self {
+            Outcome::Err(error) => write!(f, "{open}{error}{close}"),
+            Outcome::Panicked(payload) => {
+                write!(f, "{open}{}{close}", panic_message(payload.as_ref()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Outcome<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())?;
+        self.write_detail(f, ": ", "")
     }
 }
 
@@ -600,14 +692,10 @@ impl<E> Report<E> {
                     outcome => format!("actor '{}' exited first ({})", actor.name, outcome.label()),
                 }
             }
-            Trigger::Stop { reason } => format!("stop requested: {reason}"),
-            Trigger::Signal { signal } => SignalName(*signal).to_string(),
             Trigger::SpawnFailed { actor } => {
                 format!("could not spawn actor '{}'", self.actors[*actor].name)
             }
-            Trigger::AllExited => "every actor exited".to_owned(),
-            Trigger::Empty => "no actors".to_owned(),
-            Trigger::HelperFailed => "could not spawn a helper thread of the group".to_owned(),
+            trigger => trigger.to_string(),
         }
     }
 }
@@ -621,13 +709,13 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
             write!(f, ": {error}")?;
         }
         if let Some(teardown) = self.teardown {
-            write!(f, "; teardown took {teardown:?}")?;
+            write!(f, "; teardown took {}", Rounded(teardown))?;
         }
         if let Some(error) = &self.error {
             write!(f, "\n  error: {error}")?;
         }
         match self.service.ready_at {
-            Some(at) => write!(f, "\n  ready at {at:?}")?,
+            Some(at) => write!(f, "\n  ready at {}", Rounded(at))?,
             None if !self.service.never_ready.is_empty() => {
                 write!(
                     f,
@@ -638,7 +726,7 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
             None => {}
         }
         if let Some(lame_duck) = self.service.lame_duck {
-            write!(f, "\n  lame duck: {lame_duck:?}")?;
+            write!(f, "\n  lame duck: {}", Rounded(lame_duck))?;
         }
         if self.observer_missed > 0 {
             write!(
@@ -650,7 +738,7 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
         for (index, stage) in self.stages.iter().enumerate() {
             write!(f, "\n  stage {index} '{}': ", stage.name)?;
             match stage.elapsed {
-                Some(elapsed) => write!(f, "{elapsed:?}")?,
+                Some(elapsed) => write!(f, "{}", Rounded(elapsed))?,
                 None => f.write_str("not reached")?,
             }
             if let Some(escalation) = &stage.escalation {
@@ -664,15 +752,9 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
                     actor.policy.label(),
                     actor.outcome.label()
                 )?;
-                match &actor.outcome {
-                    Outcome::Panicked(payload) => {
-                        write!(f, " ({})", panic_message(payload.as_ref()))?;
-                    }
-                    Outcome::Err(error) => write!(f, " ({error})")?,
-                    _ => {}
-                }
+                actor.outcome.write_detail(f, " (", ")")?;
                 if let Some(at) = actor.exited_at {
-                    write!(f, " at {at:?}")?;
+                    write!(f, " at {}", Rounded(at))?;
                 }
                 if actor.first {
                     f.write_str(" [first exit]")?;
@@ -745,6 +827,25 @@ fn take_panic<E>(actors: &mut [ActorReport<E>], first: Option<usize>) -> Option<
         .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.interrupt)))
         .or_else(|| actors.iter_mut().find_map(|a| hook(&mut a.force)))
         .or_else(|| actors.iter_mut().find_map(|a| a.drop_panics.pop()))
+}
+
+/// A duration as the report and the events print it, rounded: milliseconds with one decimal below
+/// a second (`12.3 ms`), seconds with three decimals from there on (`1.235 s`). `Debug`'s nine
+/// decimals (`1.234567891s`) are noise in a log line.
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Integer arithmetic, rounding half up: exact for every duration, `Duration::MAX` too.
+        let nanos = self.0.as_nanos();
+        let tenths_of_ms = (nanos + 50_000) / 100_000;
+        if tenths_of_ms < 10_000 {
+            write!(f, "{}.{} ms", tenths_of_ms / 10, tenths_of_ms % 10)
+        } else {
+            let ms = (nanos + 500_000) / 1_000_000;
+            write!(f, "{}.{:03} s", ms / 1000, ms % 1000)
+        }
+    }
 }
 
 /// The text of a panic payload when it is a string, as std's panic hook prints it.

@@ -114,6 +114,7 @@ fn actor_main<E>(
     policy: Policy,
     execute: Execute<E>,
 ) {
+    let span = core.herald.actor_span(index, stage);
     let guard = LeaveGuard { core: &core, stage };
     // The execute and everything it captured are consumed (dropped) inside this call, panicking
     // or not, so they are gone before the stage counter says so (R11).
@@ -134,6 +135,7 @@ fn actor_main<E>(
         first,
     });
     drop(guard);
+    drop(span);
     if first {
         // This thread is free, and teardown needs one for the interrupts: it becomes the hook
         // lane, until the runner closes it.
@@ -778,6 +780,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
     fn teardown(&mut self, cause: &Arc<Cause<E>>) {
         for stage in 0..self.stages.len() {
+            let _span = self.core.herald.stage_span(stage);
             let begin = self.now();
             self.core.emit(Note::StageBegun { index: stage });
             if self.escalating.is_none() && self.budget_spent() {

@@ -8,8 +8,8 @@
 //!   that is built but never run never touches the process's signal dispositions.
 //! - **Fires only on the signals it was asked for.** A [`SignalSet`] cannot be empty: Go's
 //!   `run.SignalHandler` with an empty list called `signal.Notify(c)`, which means *every*
-//!   signal, and so tore services down on the runtime's own SIGURG. Here an empty set is a panic at
-//!   construction, with a message that says why.
+//!   signal, and so tore services down on the runtime's own SIGURG. Here an empty set is an error
+//!   at construction ([`SignalError::Empty`]), with a message that says why.
 //! - **A signal is a stop request** with [`Trigger::Signal`] as its detail: the first one is the
 //!   cause of teardown ([`Cause::Signal`] names the signal), the second escalates teardown at
 //!   once (rule S05), exactly like a second [`StopHandle::stop`](crate::StopHandle::stop). If
@@ -73,7 +73,7 @@ use std::collections::btree_map::Entry;
 use std::fmt;
 use std::io;
 
-use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM};
+use signal_hook::consts::FORBIDDEN;
 use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
 use signal_hook::low_level::{self, emulate_default_handler, signal_name};
@@ -81,7 +81,7 @@ use signal_hook::low_level::{self, emulate_default_handler, signal_name};
 use crate::group::{ActorBuilder, Group};
 use crate::report::{Cause, Trigger};
 use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Frozen, Mutex};
 
 /// The largest signal number `signal-hook` can register, plus one.
 const SIGNAL_LIMIT: i32 = 128;
@@ -90,14 +90,28 @@ const SIGNAL_LIMIT: i32 = 128;
 /// of forwarding a stop request: the first triggers (or escalates), the second escalates.
 const DEFAULT_FROM: usize = 3;
 
-/// What the caller of [`SignalSet::on_signal`] gives: the signal and its delivery count.
-type SignalCallback = Box<dyn FnMut(i32, usize) + Send + 'static>;
+/// What the caller of [`SignalSet::on_listening`] gives. Shared by a set's clones.
+type ListeningCallback = Frozen<dyn Fn() + Send + Sync + 'static>;
+
+/// What the caller of [`SignalSet::on_signal`] gives: the signal and its delivery count. Shared
+/// by a set's clones.
+type SignalCallback = Frozen<dyn Fn(i32, usize) + Send + Sync + 'static>;
 
 /// Which signals a signal actor listens for, and what to do once it listens (rule T02; feature
 /// `signal`, unix only).
 ///
 /// Made with [`SignalSet::terminate`] (SIGINT and SIGTERM, also the [`Default`]) or
-/// [`SignalSet::new`]; passed to [`Group::add_signals`] or [`ActorBuilder::add_signals`].
+/// [`SignalSet::new`], which returns a [`SignalError`] for a set that cannot work (empty, or with
+/// a signal that cannot be handled), so a set read from configuration is checked, never a panic;
+/// passed to [`Group::add_signals`] or [`ActorBuilder::add_signals`]. The signals a service
+/// usually listens for are constants here: [`SignalSet::SIGTERM`], [`SignalSet::SIGHUP`] and so
+/// on, the platform's numbers (any other number works too, from `libc` or
+/// `signal_hook::consts`).
+///
+/// A `SignalSet` is `Clone`, so one set from the configuration can serve several groups (one after
+/// the other, or a group per subsystem): a clone shares the original's callbacks, each of which is
+/// then called by every signal actor made from the set or a clone of it, possibly at the same
+/// time on different threads (hence `Fn + Sync`).
 ///
 /// The signal actor, built on `signal-hook`:
 ///
@@ -144,21 +158,36 @@ type SignalCallback = Box<dyn FnMut(i32, usize) + Send + 'static>;
 /// # Examples
 ///
 /// ```
-/// # if rungroup::doctest_skip() { return; }
+/// # if rungroup::doctest_skip() { return Ok(()); }
 /// use rungroup::SignalSet;
-/// use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 ///
-/// assert_eq!(SignalSet::terminate().signals(), &[SIGINT, SIGTERM]);
-/// let set = SignalSet::new([SIGTERM, SIGHUP, SIGTERM]); // sorted, without duplicates
-/// assert_eq!(set.signals(), &[SIGHUP, SIGTERM]);
+/// assert_eq!(SignalSet::terminate().signals(), &[SignalSet::SIGINT, SignalSet::SIGTERM]);
+/// let set = SignalSet::new([SignalSet::SIGTERM, SignalSet::SIGHUP, SignalSet::SIGTERM])?;
+/// assert_eq!(set.signals(), &[SignalSet::SIGHUP, SignalSet::SIGTERM]); // sorted, no duplicates
+/// # Ok::<(), rungroup::SignalError>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+#[derive(Clone)]
 pub struct SignalSet {
     signals: Vec<i32>,
-    on_listening: Option<Box<dyn FnOnce() + Send + 'static>>,
+    on_listening: Option<ListeningCallback>,
     on_signal: Option<SignalCallback>,
 }
 
 impl SignalSet {
+    /// SIGHUP: the terminal hung up; by convention, "reload your configuration".
+    pub const SIGHUP: i32 = signal_hook::consts::SIGHUP;
+    /// SIGINT: Ctrl-C.
+    pub const SIGINT: i32 = signal_hook::consts::SIGINT;
+    /// SIGQUIT: Ctrl-\\; by convention, "quit now" (its default action also dumps core).
+    pub const SIGQUIT: i32 = signal_hook::consts::SIGQUIT;
+    /// SIGTERM: the polite request to stop that `kill`, systemd and Kubernetes send.
+    pub const SIGTERM: i32 = signal_hook::consts::SIGTERM;
+    /// SIGUSR1: for the application's own use.
+    pub const SIGUSR1: i32 = signal_hook::consts::SIGUSR1;
+    /// SIGUSR2: for the application's own use.
+    pub const SIGUSR2: i32 = signal_hook::consts::SIGUSR2;
+
     /// The signals that ask a service to stop: SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd,
     /// Kubernetes).
     ///
@@ -171,45 +200,53 @@ impl SignalSet {
     /// ```
     #[must_use]
     pub fn terminate() -> Self {
-        Self::new([SIGINT, SIGTERM])
+        Self::checked(vec![Self::SIGINT, Self::SIGTERM])
     }
 
-    /// Any set of signals, for example `[SIGTERM, SIGHUP]` (the constants are in
-    /// `signal_hook::consts` or `libc`).
+    /// Any set of signals, for example `[SignalSet::SIGTERM, SignalSet::SIGHUP]`, or numbers read
+    /// from a configuration file. Sorted, without duplicates.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// - If `signals` is empty: an empty set would fire on nothing (and Go's `SignalHandler`, given
-    ///   no signals, fired on every signal, SIGURG included).
-    /// - If a signal cannot be handled: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV (`signal-hook`'s
-    ///   `FORBIDDEN` list), or a number outside `1..128`.
+    /// - [`SignalError::Empty`] if `signals` is empty: an empty set would fire on nothing (and Go's
+    ///   `SignalHandler`, given no signals, fired on every signal, SIGURG included).
+    /// - [`SignalError::Forbidden`] for a signal that cannot be handled: SIGKILL, SIGSTOP, SIGILL,
+    ///   SIGFPE, SIGSEGV (`signal-hook`'s `FORBIDDEN` list).
+    /// - [`SignalError::OutOfRange`] for a number outside `1..128`.
+    ///
+    /// The first bad signal is the one named.
     ///
     /// # Examples
     ///
     /// ```
     /// # if rungroup::doctest_skip() { return; }
-    /// use rungroup::SignalSet;
-    /// use signal_hook::consts::SIGKILL;
+    /// use rungroup::{SignalError, SignalSet};
     ///
-    /// assert!(std::panic::catch_unwind(|| SignalSet::new([])).is_err());
-    /// assert!(std::panic::catch_unwind(|| SignalSet::new([SIGKILL])).is_err());
+    /// // Signal numbers from a configuration file: a bad one is an error that names it.
+    /// let configured = [SignalSet::SIGTERM, 9];
+    /// let error = SignalSet::new(configured).unwrap_err();
+    /// assert_eq!(error, SignalError::Forbidden { signal: 9 });
+    /// assert!(error.to_string().starts_with("signal SIGKILL (9) cannot be handled"));
+    /// assert_eq!(SignalSet::new([]).unwrap_err(), SignalError::Empty);
     /// ```
-    #[must_use]
-    pub fn new(signals: impl IntoIterator<Item = i32>) -> Self {
-        let mut signals: Vec<i32> = signals.into_iter().collect();
-        assert!(
-            !signals.is_empty(),
-            "rungroup: a signal set needs at least one signal: an empty set would fire on nothing \
-             (Go's run.SignalHandler, given none, fired on every signal, SIGURG included)"
-        );
-        for &signal in &signals {
-            assert!(
-                (1..SIGNAL_LIMIT).contains(&signal) && !FORBIDDEN.contains(&signal),
-                "rungroup: signal {} cannot be handled (SIGKILL, SIGSTOP, SIGILL, SIGFPE and \
-                 SIGSEGV are forbidden, and signal numbers are 1..{SIGNAL_LIMIT})",
-                describe(signal)
-            );
+    pub fn new(signals: impl IntoIterator<Item = i32>) -> Result<Self, SignalError> {
+        let signals: Vec<i32> = signals.into_iter().collect();
+        if signals.is_empty() {
+            return Err(SignalError::Empty);
         }
+        for &signal in &signals {
+            if !(1..SIGNAL_LIMIT).contains(&signal) {
+                return Err(SignalError::OutOfRange { signal });
+            }
+            if FORBIDDEN.contains(&signal) {
+                return Err(SignalError::Forbidden { signal });
+            }
+        }
+        Ok(Self::checked(signals))
+    }
+
+    /// A set of signals already known to be valid.
+    fn checked(mut signals: Vec<i32>) -> Self {
         signals.sort_unstable();
         signals.dedup();
         Self {
@@ -219,36 +256,38 @@ impl SignalSet {
         }
     }
 
-    /// Calls `callback` on the actor's thread once its signals are registered. Until then a signal
-    /// has its previous disposition (for SIGTERM and SIGINT: the process dies), so announce
-    /// readiness (`sd_notify`, a "listening on" line, a health check) from here.
+    /// Calls `callback` on the actor's thread once its signals are registered: once per signal
+    /// actor made from this set (or a clone of it). Until then a signal has its previous
+    /// disposition (for SIGTERM and SIGINT: the process dies), so announce readiness (`sd_notify`,
+    /// a "listening on" line, a health check) from here.
     ///
     /// # Examples
     ///
     /// ```
-    /// # if rungroup::doctest_skip() { return; }
+    /// # if rungroup::doctest_skip() { return Ok(()); }
     /// use rungroup::{Cause, Group, SignalSet, Trigger};
-    /// use signal_hook::consts::SIGUSR2;
     /// use std::sync::mpsc;
     ///
     /// let (listening, is_listening) = mpsc::channel();
     /// let mut group = Group::new();
-    /// group.add_signals(SignalSet::new([SIGUSR2]).on_listening(move || {
+    /// group.add_signals(SignalSet::new([SignalSet::SIGUSR2])?.on_listening(move || {
     ///     let _ = listening.send(());
     /// }));
     /// std::thread::spawn(move || {
     ///     is_listening.recv().unwrap();
-    ///     signal_hook::low_level::raise(SIGUSR2).unwrap(); // as `kill -USR2 <pid>` would
+    ///     // As `kill -USR2 <pid>` would:
+    ///     signal_hook::low_level::raise(SignalSet::SIGUSR2).unwrap();
     /// });
     /// let report = group.run_with_report();
-    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR2 });
+    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SignalSet::SIGUSR2 });
+    /// # Ok::<(), rungroup::SignalError>(())
     /// ```
     #[must_use]
     pub fn on_listening<F>(mut self, callback: F) -> Self
     where
-        F: FnOnce() + Send + 'static,
+        F: Fn() + Send + Sync + 'static,
     {
-        self.on_listening = Some(Box::new(callback));
+        self.on_listening = Some(Frozen::new(callback));
         self
     }
 
@@ -260,36 +299,38 @@ impl SignalSet {
     ///
     /// A signal arriving while the same signal is still pending is coalesced with it (by the
     /// kernel and by `signal-hook`): `count` counts the deliveries the actor saw, not the signals
-    /// sent. A panic in `callback` ends the actor like a panic in any execute (rule F01).
+    /// sent. A panic in `callback` ends the actor like a panic in any execute (rule F01). The
+    /// callback is shared by every signal actor made from this set or a clone of it, and may be
+    /// called by several at once: keep state it needs in an atomic or a mutex.
     ///
     /// # Examples
     ///
     /// ```
-    /// # if rungroup::doctest_skip() { return; }
+    /// # if rungroup::doctest_skip() { return Ok(()); }
     /// use rungroup::{Group, SignalSet, Trigger};
-    /// use signal_hook::consts::SIGUSR1;
     /// use std::sync::mpsc;
     ///
     /// let (listening, is_listening) = mpsc::channel();
     /// let mut group = Group::new();
     /// group.add_signals(
-    ///     SignalSet::new([SIGUSR1])
+    ///     SignalSet::new([SignalSet::SIGUSR1])?
     ///         .on_listening(move || listening.send(()).unwrap())
     ///         .on_signal(|signal, count| eprintln!("signal {signal} (#{count}): stopping")),
     /// );
     /// std::thread::spawn(move || {
     ///     is_listening.recv().unwrap();
-    ///     signal_hook::low_level::raise(SIGUSR1).unwrap();
+    ///     signal_hook::low_level::raise(SignalSet::SIGUSR1).unwrap();
     /// });
     /// let report = group.run_with_report(); // prints "signal 10 (#1): stopping" on Linux
-    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });
+    /// assert_eq!(report.trigger(), &Trigger::Signal { signal: SignalSet::SIGUSR1 });
+    /// # Ok::<(), rungroup::SignalError>(())
     /// ```
     #[must_use]
     pub fn on_signal<F>(mut self, callback: F) -> Self
     where
-        F: FnMut(i32, usize) + Send + 'static,
+        F: Fn(i32, usize) + Send + Sync + 'static,
     {
-        self.on_signal = Some(Box::new(callback));
+        self.on_signal = Some(Frozen::new(callback));
         self
     }
 
@@ -298,10 +339,11 @@ impl SignalSet {
     /// # Examples
     ///
     /// ```
-    /// # if rungroup::doctest_skip() { return; }
-    /// use signal_hook::consts::SIGHUP;
+    /// # if rungroup::doctest_skip() { return Ok(()); }
+    /// use rungroup::SignalSet;
     ///
-    /// assert_eq!(rungroup::SignalSet::new([SIGHUP]).signals(), &[SIGHUP]);
+    /// assert_eq!(SignalSet::new([SignalSet::SIGHUP])?.signals(), &[SignalSet::SIGHUP]);
+    /// # Ok::<(), rungroup::SignalError>(())
     /// ```
     pub fn signals(&self) -> &[i32] {
         &self.signals
@@ -331,6 +373,63 @@ impl fmt::Debug for SignalSet {
             .finish()
     }
 }
+
+/// Why [`SignalSet::new`] refused a set of signals (feature `signal`, unix only).
+///
+/// Its `Display` names the signal and says why, for a configuration error message:
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::SignalSet;
+///
+/// let error = SignalSet::new([15, 300]).unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "signal 300 cannot be handled: signal numbers are 1..128"
+/// );
+/// ```
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// The set has no signal: it would fire on nothing (and Go's `run.SignalHandler`, given none,
+    /// fired on every signal, SIGURG included).
+    Empty,
+    /// This signal cannot be handled by a process: SIGKILL, SIGSTOP, SIGILL, SIGFPE or SIGSEGV
+    /// (`signal-hook`'s `FORBIDDEN` list).
+    Forbidden {
+        /// The signal number.
+        signal: i32,
+    },
+    /// This number is not a signal `signal-hook` can register: outside `1..128`.
+    OutOfRange {
+        /// The number.
+        signal: i32,
+    },
+}
+
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalError::Empty => f.write_str(
+                "a signal set needs at least one signal: an empty set would fire on nothing \
+                 (Go's run.SignalHandler, given none, fired on every signal, SIGURG included)",
+            ),
+            SignalError::Forbidden { signal } => write!(
+                f,
+                "signal {} cannot be handled: SIGKILL, SIGSTOP, SIGILL, SIGFPE and SIGSEGV are \
+                 forbidden",
+                describe(*signal)
+            ),
+            SignalError::OutOfRange { signal } => write!(
+                f,
+                "signal {signal} cannot be handled: signal numbers are 1..{SIGNAL_LIMIT}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SignalError {}
 
 /// `SIGTERM (15)`, or just the number for a signal without a well-known name.
 fn describe(signal: i32) -> String {
@@ -472,6 +571,7 @@ impl Drop for Unlisten<'_> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 impl<E: Send + Sync + 'static> Group<E> {
     /// Adds a signal actor named `signals` (rule T02) in **a new stage named `signals`, after
     /// every stage that exists now**, so that it listens while the other stages drain and a
@@ -502,6 +602,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signal"))))]
 impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// Adds the actor as a signal actor (rule T02) listening for `signals`, in the stage this
     /// builder was given (default: [`Stage::DEFAULT`](crate::Stage::DEFAULT)). Put it in the last
@@ -522,16 +623,17 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// # Examples
     ///
     /// ```
-    /// # if rungroup::doctest_skip() { return; }
+    /// # if rungroup::doctest_skip() { return Ok(()); }
     /// use rungroup::{Group, SignalSet};
-    /// use signal_hook::consts::SIGHUP;
     ///
     /// let mut group = Group::new();
     /// let reload_stage = group.add_stage("last");
-    /// group.actor("hangup").stage(reload_stage).add_signals(SignalSet::new([SIGHUP]));
+    /// let hangup = SignalSet::new([SignalSet::SIGHUP])?;
+    /// group.actor("hangup").stage(reload_stage).add_signals(hangup);
     /// # let stop = group.stop_handle();
     /// # stop.stop("doctest");
     /// # group.run().unwrap();
+    /// # Ok::<(), rungroup::SignalError>(())
     /// ```
     pub fn add_signals(self, signals: SignalSet) {
         let stop = self.group.stop_handle();
@@ -541,7 +643,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         let SignalSet {
             signals,
             on_listening,
-            mut on_signal,
+            on_signal,
         } = signals;
         self.add(
             move || {
@@ -572,7 +674,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                 let mut observed = 0;
                 for signal in registration.forever() {
                     observed += 1;
-                    if let Some(callback) = &mut on_signal {
+                    if let Some(callback) = &on_signal {
                         callback(signal, observed);
                     }
                     if observed < DEFAULT_FROM {

@@ -450,6 +450,70 @@ fn f03_spawn_error_source_is_the_operating_system_error() {
     assert!(io_error.to_string().contains("'b'"), "{io_error}");
 }
 
+/// F03 (issue 13): an error chain prints the operating system's error once. `Error::Spawn` (and
+/// `Error::Helper`) keep it as their `source()` and leave it out of their own `Display`; the
+/// conversions a caller's `E` goes through (`io::Error`, a boxed error) keep it that way.
+#[test]
+fn f03_i13_spawn_error_chain_prints_the_source_once() {
+    /// Every level of the chain, `Display` of each.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut levels = Vec::new();
+        let mut next = Some(error);
+        while let Some(level) = next {
+            levels.push(level.to_string());
+            next = level.source();
+        }
+        levels
+    }
+    let os = "Resource temporarily unavailable (os error 11)";
+    let errors = || {
+        [
+            Error::Spawn {
+                actor: "db".to_owned(),
+                source: std::io::Error::other(os),
+            },
+            Error::Helper {
+                thread: "hook",
+                skipped: vec!["db".to_owned()],
+                source: std::io::Error::other(os),
+            },
+        ]
+    };
+    for error in errors() {
+        let levels = chain(&error);
+        assert_eq!(levels.len(), 2, "{levels:?}");
+        assert_eq!(levels[1], os);
+        assert!(!levels[0].contains(os), "{levels:?}");
+    }
+    for error in errors() {
+        let converted = std::io::Error::from(error);
+        let levels = chain(&converted);
+        assert_eq!(levels.concat().matches(os).count(), 1, "{levels:?}");
+    }
+    for error in errors() {
+        let boxed: BoxError = error.into();
+        let levels = chain(boxed.as_ref());
+        assert_eq!(levels.concat().matches(os).count(), 1, "{levels:?}");
+        assert!(levels[0].contains("db"), "{levels:?}");
+    }
+    // A real spawn failure: the actor named once at the top, the OS error once below it.
+    let mut group: Group = Group::new();
+    group
+        .actor("huge")
+        .stack_size(1 << 60)
+        .add(|| Ok(()), |_| {});
+    let error = group.run().expect_err("no machine maps this stack");
+    let levels = chain(error.as_ref());
+    let source = levels.last().expect("the OS error").clone();
+    assert_eq!(levels.len(), 2, "{levels:?}");
+    assert_eq!(
+        levels.concat().matches(source.as_str()).count(),
+        1,
+        "{levels:?}"
+    );
+    assert_eq!(levels[0], "could not spawn the thread of actor 'huge'");
+}
+
 /// F03: the started actors' interrupts see the spawn failure as the cause, naming the actor.
 #[test]
 fn f03_interrupts_see_the_spawn_failure_as_the_cause() {

@@ -330,7 +330,7 @@ mod signals {
             0..0
         };
         for signal in fresh.chain(std::iter::repeat_n(SIGUSR1, RUNS)) {
-            let (running, _) = start(listening_group(SignalSet::new([signal])));
+            let (running, _) = start(listening_group(SignalSet::new([signal]).unwrap()));
             thread::spawn(move || raise(signal).unwrap())
                 .join()
                 .unwrap();
@@ -362,8 +362,8 @@ mod signals {
     /// away again while a later group listens.
     pub(super) fn listeners_counted() {
         // Two groups listen for SIGUSR1 at once. The first ends; the second still gets it.
-        let (first, first_stop) = start(listening_group(SignalSet::new([SIGUSR1])));
-        let (second, _) = start(listening_group(SignalSet::new([SIGUSR1])));
+        let (first, first_stop) = start(listening_group(SignalSet::new([SIGUSR1]).unwrap()));
+        let (second, _) = start(listening_group(SignalSet::new([SIGUSR1]).unwrap()));
         first_stop.stop("first ends");
         assert_clean(&first.join().unwrap());
         raise(SIGUSR1).unwrap();
@@ -374,19 +374,19 @@ mod signals {
 
         // Stopped before it runs: its signal actor may be interrupted before it registers (R07)
         // or after; either way it leaves the counts as they were.
-        let (group, _, stop) = listening_group(SignalSet::new([SIGUSR1]));
+        let (group, _, stop) = listening_group(SignalSet::new([SIGUSR1]).unwrap());
         stop.stop("before run");
         assert_clean(&group.run_with_report());
 
         // A signal whose default action is to ignore it: still ignored afterwards.
-        let (running, stop) = start(listening_group(SignalSet::new([SIGWINCH])));
+        let (running, stop) = start(listening_group(SignalSet::new([SIGWINCH]).unwrap()));
         stop.stop("done");
         assert_clean(&running.join().unwrap());
         raise(SIGWINCH).unwrap();
         say("SIGWINCH ignored");
 
         // A later group listens for SIGUSR1 again: the signal is its cause, not the process's end.
-        let (later, _) = start(listening_group(SignalSet::new([SIGUSR1])));
+        let (later, _) = start(listening_group(SignalSet::new([SIGUSR1]).unwrap()));
         raise(SIGUSR1).unwrap();
         let report = later.join().unwrap();
         assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });

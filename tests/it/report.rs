@@ -4,8 +4,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rungroup::{
-    BoxError, Cause, Error, Escalation, Group, HookOutcome, ManualClock, Outcome, Policy, Stage,
-    Trigger,
+    BoxError, Cause, Error, Escalation, Event, Group, HookOutcome, ManualClock, Outcome, Policy,
+    Stage, Trigger,
 };
 
 use crate::common::{Ev, Latch, clocked, report_of, spawn_report};
@@ -286,4 +286,211 @@ fn o01_outcomes_and_causes_describe_themselves() {
     };
     assert_eq!(spawn.actor(), Some("db"));
     assert_eq!(Cause::<BoxError>::AllExited.actor(), None);
+}
+
+/// O01 (issue 13): `Trigger`, `Policy` and `Outcome` print themselves for logs; the report's
+/// trigger summary names the actor where `Trigger` alone can only give its index.
+#[test]
+fn o01_i13_trigger_policy_and_outcome_display() {
+    let triggers = [
+        (Trigger::Exit { actor: 2 }, "actor #2 exited first"),
+        (
+            Trigger::Stop {
+                reason: "deploy".into(),
+            },
+            "stop requested: deploy",
+        ),
+        (Trigger::Signal { signal: 15 }, "SIGTERM"),
+        (Trigger::Signal { signal: 99 }, "signal 99"),
+        (
+            Trigger::SpawnFailed { actor: 0 },
+            "could not spawn actor #0",
+        ),
+        (Trigger::AllExited, "every actor exited"),
+        (Trigger::Empty, "no actors"),
+        (
+            Trigger::HelperFailed,
+            "could not spawn a helper thread of the group",
+        ),
+    ];
+    for (trigger, text) in triggers {
+        assert_eq!(trigger.to_string(), text);
+    }
+    assert_eq!(Policy::Critical.to_string(), "critical");
+    assert_eq!(format!("{:<10}|", Policy::OnError), "on-error  |");
+
+    let outcomes: Vec<(Outcome<BoxError>, &str)> = vec![
+        (Outcome::Ok, "ok"),
+        (Outcome::Err("disk full".into()), "error: disk full"),
+        (Outcome::Panicked(Box::new("boom")), "panicked: boom"),
+        (
+            Outcome::Panicked(Box::new(String::from("owned boom"))),
+            "panicked: owned boom",
+        ),
+        (Outcome::Panicked(Box::new(7_u8)), "panicked: Box<dyn Any>"),
+        (Outcome::Abandoned, "abandoned"),
+        (Outcome::NotStarted, "not started"),
+        (Outcome::Retained, "retained"),
+    ];
+    for (outcome, text) in outcomes {
+        assert_eq!(outcome.to_string(), text);
+        assert!(text.starts_with(outcome.label()));
+    }
+
+    // In a run: the report's own line and the outcome agree.
+    let mut group = Group::new();
+    group
+        .actor("sidecar")
+        .policy(Policy::OnError)
+        .add_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    group.actor("job").add(|| Err("job failed".into()), |_| {});
+    let report = report_of(group);
+    assert_eq!(report.trigger().to_string(), "actor #1 exited first");
+    assert_eq!(report.trigger_summary(), "actor 'job' exited first (error)");
+    let job = &report.actors()[1];
+    assert_eq!(job.outcome.to_string(), "error: job failed");
+    assert_eq!(report.actors()[0].policy.to_string(), "on-error");
+    assert!(
+        report.to_string().contains("error (job failed)"),
+        "{report}"
+    );
+}
+
+/// O01, O02 (issue 13): durations print rounded, as milliseconds with one decimal below a second
+/// and seconds with three decimals from there, never `Debug`'s nine decimals; one rule for the
+/// report and the events.
+#[test]
+fn o01_i13_durations_print_rounded() {
+    let ended = |elapsed: Duration| {
+        Event::StageEnded {
+            index: 1,
+            stage: "drain",
+            elapsed,
+            expired: false,
+        }
+        .to_string()
+    };
+    for (elapsed, text) in [
+        (Duration::ZERO, "0.0 ms"),
+        (Duration::from_nanos(49_999), "0.0 ms"),
+        (Duration::from_nanos(50_000), "0.1 ms"),
+        (Duration::from_nanos(12_345_678), "12.3 ms"),
+        (Duration::from_nanos(12_350_000), "12.4 ms"),
+        (Duration::from_nanos(999_949_999), "999.9 ms"),
+        (Duration::from_nanos(999_950_000), "1.000 s"),
+        (Duration::from_nanos(1_234_499_999), "1.234 s"),
+        (Duration::from_nanos(1_234_500_000), "1.235 s"),
+        (Duration::from_secs(90), "90.000 s"),
+        (Duration::MAX, "18446744073709551616.000 s"),
+    ] {
+        assert_eq!(
+            ended(elapsed),
+            format!("stage 1 'drain' ended after {text}"),
+            "{elapsed:?}"
+        );
+    }
+}
+
+/// O01, O02 (issue 13): where an event and the report show the same moment, they show the same
+/// value, read from the clock once: a stage's `StageEnded` elapsed is its report's `elapsed`,
+/// and both print alike. Manual clock: every time below is exact.
+#[test]
+fn o02_i13_event_and_report_timestamps_agree() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock.clone());
+    let (event_tx, event_rx) = mpsc::channel::<(String, Option<(usize, Duration)>)>();
+    let event_tx = std::sync::Mutex::new(event_tx);
+    group.observe(move |event| {
+        let ended = match *event {
+            Event::StageEnded { index, elapsed, .. } => Some((index, elapsed)),
+            _ => None,
+        };
+        let _ = event_tx.lock().unwrap().send((event.to_string(), ended));
+    });
+    let drain = group.add_stage("drain");
+    let (job_tx, job_rx) = mpsc::channel::<()>();
+    group.actor("job").add(
+        move || {
+            let _ = job_rx.recv();
+            Err("boom".into())
+        },
+        |_| {},
+    );
+    let (worker_tx, worker_rx) = mpsc::channel::<()>();
+    group.actor("worker").stage(drain).add_token(move |token| {
+        token.wait();
+        let _ = worker_rx.recv(); // drains for 1.2344 s of the manual clock
+        Ok(())
+    });
+    let pending = spawn_report(group);
+    clock.advance(Duration::from_nanos(12_345_678));
+    drop(job_tx);
+    let mut lines = Vec::new();
+    let mut ended = Vec::new();
+    // Stage `drain` has begun once the worker's interrupt has returned.
+    loop {
+        let (line, stage) = event_rx.recv_timeout(crate::common::FUSE).expect("events");
+        ended.extend(stage);
+        lines.push(line);
+        if lines.last().unwrap() == "interrupt of 'worker' returned" {
+            break;
+        }
+    }
+    clock.advance(Duration::from_nanos(1_234_400_000));
+    drop(worker_tx);
+    let report = pending.join();
+    for (line, stage) in event_rx.try_iter() {
+        ended.extend(stage);
+        lines.push(line);
+    }
+
+    let stages: Vec<(usize, Duration)> = report
+        .stages()
+        .iter()
+        .enumerate()
+        .map(|(index, stage)| (index, stage.elapsed.expect("reached")))
+        .collect();
+    assert_eq!(ended, stages, "events: {lines:#?}");
+    assert_eq!(
+        stages,
+        [
+            (0, Duration::ZERO),
+            (1, Duration::from_nanos(1_234_400_000))
+        ]
+    );
+    assert_eq!(
+        report.actors()[0].exited_at,
+        Some(Duration::from_nanos(12_345_678))
+    );
+    assert_eq!(
+        report.triggered_at(),
+        Some(Duration::from_nanos(12_345_678))
+    );
+    assert_eq!(report.teardown(), Some(Duration::from_nanos(1_234_400_000)));
+    let text = report.to_string();
+    for needle in [
+        "teardown took 1.234 s",
+        "stage 0 'default': 0.0 ms",
+        "stage 1 'drain': 1.234 s",
+        "error (boom) at 12.3 ms",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    for needle in [
+        "stage 0 'default' ended after 0.0 ms",
+        "stage 1 'drain' ended after 1.234 s",
+    ] {
+        assert!(
+            lines.iter().any(|line| line == needle),
+            "{needle:?} not in {lines:#?}"
+        );
+    }
+    assert!(
+        !text.contains("1.2344s") && !text.contains("12.345678ms"),
+        "{text}"
+    );
 }

@@ -836,6 +836,72 @@ fn s05_second_stop_escalates_before_the_grace_expires() {
     second_stop_escalates(Some(&ManualClock::new()));
 }
 
+/// S04, S05 (issue 13): no grace, budget or kill grace a configuration can hold makes a deadline
+/// overflow: `Duration::MAX` for all three, on the real clock (whose waits then block until
+/// notified) and on a manual clock advanced by `Duration::MAX`, runs a teardown with an escalation
+/// to its end without a panic. (`Group::grace` panics only for a `Stage` of another group, which
+/// no configuration value can be.)
+#[test]
+fn s04_i13_max_grace_budget_and_kill_grace_do_not_overflow() {
+    for manual in [None, Some(ManualClock::new())] {
+        let mut group = Group::new();
+        let mut events = events(&mut group);
+        let drain = group.add_stage("drain");
+        group
+            .grace(Stage::DEFAULT, Duration::MAX)
+            .grace(drain, Duration::MAX)
+            .budget(Duration::MAX)
+            .kill_grace(Duration::MAX);
+        if let Some(clock) = &manual {
+            group.clock(clock.clone());
+        }
+        let stop = group.stop_handle();
+        // Ignores its interrupt; returns once its force hook has run.
+        let latch = Latch::new();
+        let waiter = latch.waiter();
+        group.actor("stubborn").force(move || latch.release()).add(
+            move || {
+                waiter.wait();
+                Ok(())
+            },
+            |_| {},
+        );
+        group.actor("worker").stage(drain).add_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        assert_eq!(stop.stop("first"), StopOutcome::Triggered);
+        let pending = spawn_report(group);
+        events.wait_for(&Ev::Interrupted("stubborn".into()));
+        if let Some(clock) = &manual {
+            clock.advance(Duration::MAX);
+            clock.advance(Duration::MAX);
+        }
+        assert_eq!(stop.stop("second"), StopOutcome::Escalated);
+        let report = pending.join();
+        let Some(Error::Escalated { actors, .. }) = report.error() else {
+            panic!("not escalated: {report}");
+        };
+        // (`worker`, escalated at once too, may have returned from its interrupt first.)
+        assert_eq!(
+            actors.first().map(String::as_str),
+            Some("stubborn"),
+            "{report}"
+        );
+        assert!(
+            report
+                .actors()
+                .iter()
+                .all(|actor| matches!(actor.outcome, Outcome::Ok)),
+            "{report}"
+        );
+        assert!(
+            report.stages().iter().all(|stage| !stage.expired),
+            "{report}"
+        );
+    }
+}
+
 /// Once the final escalation is under way, one more stop request (a third SIGTERM) does not cut
 /// its kill grace short: an actor that returns within the kill grace is not reported abandoned.
 #[test]

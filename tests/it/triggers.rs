@@ -419,8 +419,59 @@ fn o02_a_panicking_observer_is_ignored() {
     assert_eq!(report.into_result().unwrap_err().to_string(), "done");
 }
 
+/// The `cause` of the `Triggered` event of a run of `group`, whose actor `job` fails first with
+/// `error`.
+fn triggered_cause<E: Send + Sync + 'static>(mut group: Group<E>, error: E) -> String {
+    let causes = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&causes);
+    group.observe(move |event| {
+        if let Event::Triggered { cause } = event {
+            log.lock().unwrap().push((*cause).to_owned());
+        }
+    });
+    group.actor("job").add(move || Err(error), |_| {});
+    drop(report_of(group));
+    let causes = causes.lock().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    causes[0].clone()
+}
+
+/// O02 (issue 13): the `Triggered` event (and so its `tracing` event and `log` record) carries
+/// the first exit's error text, for the error types a group usually has; a group error type it
+/// cannot print without an `E: Display` bound is described instead.
+#[test]
+fn o02_i13_triggered_event_carries_the_first_exit_error_text() {
+    assert_eq!(
+        triggered_cause(Group::new(), "disk full".into()),
+        "actor 'job' failed: disk full"
+    );
+    assert_eq!(
+        triggered_cause(
+            Group::<std::io::Error>::default(),
+            std::io::Error::other("port in use")
+        ),
+        "actor 'job' failed: port in use"
+    );
+    assert_eq!(
+        triggered_cause(Group::<String>::default(), "bad config".to_owned()),
+        "actor 'job' failed: bad config"
+    );
+    #[derive(Debug)]
+    struct Custom;
+    impl From<Error> for Custom {
+        fn from(_: Error) -> Self {
+            Custom
+        }
+    }
+    assert_eq!(
+        triggered_cause(Group::<Custom>::default(), Custom),
+        "actor 'job' returned an error"
+    );
+}
+
 #[cfg(feature = "tracing")]
 mod tracing_feature {
+    use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::fmt;
     use std::sync::{Arc, Mutex, OnceLock};
@@ -429,13 +480,25 @@ mod tracing_feature {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Metadata, Subscriber};
 
+    use rungroup::Group;
+
     use super::{KINDS, check_abandoned, staged_escalation};
     use crate::common::report_of;
 
     /// A tiny subscriber: keeps the fields of every `rungroup` event, process-wide (the group's
-    /// events come from actor and lane threads, so a thread-local default would miss them).
+    /// events come from actor and lane threads, so a thread-local default would miss them). An
+    /// event inside a span also gets `span` (its name) and `span.<field>` for each of its fields,
+    /// from the innermost span entered on the event's thread.
     #[derive(Clone, Default)]
-    struct Collector(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+    struct Collector(Arc<Mutex<Vec<BTreeMap<String, String>>>>, Spans);
+
+    /// Every span made: its name and fields, at index `id - 1`.
+    type Spans = Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>;
+
+    thread_local! {
+        /// The spans entered on this thread, innermost last.
+        static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
 
     struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -454,8 +517,12 @@ mod tracing_feature {
             metadata.target() == "rungroup"
         }
 
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
+        fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+            let mut fields = BTreeMap::new();
+            attributes.record(&mut Fields(&mut fields));
+            let mut spans = self.1.lock().unwrap();
+            spans.push((attributes.metadata().name().to_owned(), fields));
+            Id::from_u64(spans.len() as u64)
         }
 
         fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -466,12 +533,24 @@ mod tracing_feature {
             let mut fields = BTreeMap::new();
             fields.insert("level".to_owned(), event.metadata().level().to_string());
             event.record(&mut Fields(&mut fields));
+            if let Some(id) = ENTERED.with(|entered| entered.borrow().last().copied()) {
+                let spans = self.1.lock().unwrap();
+                let (name, span_fields) = &spans[usize::try_from(id).unwrap() - 1];
+                fields.insert("span".to_owned(), name.clone());
+                for (key, value) in span_fields {
+                    fields.insert(format!("span.{key}"), value.clone());
+                }
+            }
             self.0.lock().unwrap().push(fields);
         }
 
-        fn enter(&self, _: &Id) {}
+        fn enter(&self, span: &Id) {
+            ENTERED.with(|entered| entered.borrow_mut().push(span.into_u64()));
+        }
 
-        fn exit(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {
+            ENTERED.with(|entered| entered.borrow_mut().pop());
+        }
     }
 
     fn collector() -> &'static Collector {
@@ -527,6 +606,164 @@ mod tracing_feature {
         let triggered = find("triggered", "event", "triggered");
         assert!(triggered["cause"].contains("o02-tracing-job"));
     }
+
+    /// O02 (issue 13): each actor thread runs in a span naming the actor and its stage (the
+    /// actor's own events included), each stage's teardown in a span naming the stage and its
+    /// index, and the trigger carries the first exit's error text.
+    #[test]
+    fn o02_i13_tracing_spans_per_actor_and_stage() {
+        let collector = collector();
+        let mut group = Group::new();
+        let drain = group.add_stage("o02-spans-drain");
+        group
+            .actor("o02-spans-worker")
+            .stage(drain)
+            .add_token(|token| {
+                tracing::info!(target: "rungroup", marker = "o02-spans-inside", "working");
+                token.wait();
+                Ok(())
+            });
+        group
+            .actor("o02-spans-job")
+            .add(|| Err("o02-spans-boom".into()), |_| {});
+        let report = report_of(group);
+        assert!(report.error().is_none(), "{report}");
+
+        let events = collector.0.lock().unwrap().clone();
+        let find = |key: &str, value: &str| {
+            events
+                .iter()
+                .find(|fields| fields.get(key).map(String::as_str) == Some(value))
+                .unwrap_or_else(|| panic!("no event with {key}={value}"))
+        };
+        let inside = find("marker", "o02-spans-inside");
+        assert_eq!(
+            inside.get("span").map(String::as_str),
+            Some("actor"),
+            "{inside:?}"
+        );
+        assert_eq!(inside["span.name"], "o02-spans-worker");
+        assert_eq!(inside["span.stage"], "o02-spans-drain");
+        let exited = find("actor", "o02-spans-job");
+        assert_eq!(exited["event"], "actor_exited");
+        assert_eq!(exited["span"], "actor");
+        assert_eq!(exited["span.name"], "o02-spans-job");
+        assert_eq!(exited["span.stage"], "default");
+        let ended = find("stage", "o02-spans-drain");
+        let ended = if ended["event"] == "stage_ended" {
+            ended
+        } else {
+            events
+                .iter()
+                .find(|fields| {
+                    fields.get("event").map(String::as_str) == Some("stage_ended")
+                        && fields.get("stage").map(String::as_str) == Some("o02-spans-drain")
+                })
+                .expect("stage_ended of o02-spans-drain")
+        };
+        assert_eq!(ended["span"], "stage");
+        assert_eq!(ended["span.name"], "o02-spans-drain");
+        assert_eq!(ended["span.index"], "1");
+        let triggered = events
+            .iter()
+            .find(|fields| {
+                fields.get("event").map(String::as_str) == Some("triggered")
+                    && fields["cause"].contains("o02-spans-job")
+            })
+            .expect("the trigger");
+        assert_eq!(
+            triggered["cause"],
+            "actor 'o02-spans-job' failed: o02-spans-boom"
+        );
+    }
+}
+
+#[cfg(feature = "log")]
+mod log_feature {
+    use std::sync::{Mutex, Once};
+
+    use log::{Level, LevelFilter, Log, Metadata, Record};
+
+    use super::{check_abandoned, staged_escalation};
+    use crate::common::report_of;
+
+    /// A tiny process-wide logger: keeps the level and message of every `rungroup` record.
+    struct Collector(Mutex<Vec<(Level, String)>>);
+
+    impl Log for Collector {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            metadata.target() == "rungroup"
+        }
+
+        fn log(&self, record: &Record<'_>) {
+            if self.enabled(record.metadata()) {
+                let message = record.args().to_string();
+                self.0.lock().unwrap().push((record.level(), message));
+            }
+        }
+
+        fn flush(&self) {}
+    }
+
+    static COLLECTOR: Collector = Collector(Mutex::new(Vec::new()));
+
+    /// O02 (issue 13, feature `log`): the lifecycle events reach the `log` facade as records of
+    /// target `rungroup`, each the event's `Display` at the level `tracing` gives it.
+    #[test]
+    fn o02_i13_log_feature_emits_the_events() {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            log::set_logger(&COLLECTOR).expect("no other logger in this test binary");
+            log::set_max_level(LevelFilter::Trace);
+        });
+        // Unique names: other tests' groups log into the same process-wide logger.
+        let prefix = "o02-log-";
+        let (group, latch) = staged_escalation(prefix);
+        let report = report_of(group);
+        check_abandoned(&report, &format!("{prefix}stuck"));
+        latch.release();
+
+        let records: Vec<(Level, String)> = COLLECTOR
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, message)| message.contains(prefix))
+            .cloned()
+            .collect();
+        for wanted in [
+            (
+                Level::Info,
+                "teardown triggered: actor 'o02-log-job' returned Ok",
+            ),
+            (Level::Info, "stage 1 'o02-log-front' begun"),
+            (Level::Debug, "interrupting 'o02-log-stuck'"),
+            (Level::Info, "actor 'o02-log-job' exited: ok (first exit)"),
+            (Level::Warn, "actor 'o02-log-stuck' escalated"),
+            (Level::Error, "actor 'o02-log-stuck' abandoned"),
+        ] {
+            assert!(
+                records
+                    .iter()
+                    .any(|(level, message)| (*level, message.as_str()) == wanted),
+                "{wanted:?} not in {records:#?}"
+            );
+        }
+        // Rounded: `12.3 ms` (or `1.234 s` on a very slow machine), never `Debug`'s decimals.
+        let rounded = |elapsed: &str| {
+            let (number, unit) = elapsed.split_once(' ').unwrap_or((elapsed, ""));
+            let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+            (unit, decimals) == ("ms", 1) || (unit, decimals) == ("s", 3)
+        };
+        assert!(
+            records.iter().any(|(level, message)| *level == Level::Info
+                && message
+                    .strip_prefix("stage 1 'o02-log-front' ended after ")
+                    .and_then(|rest| rest.strip_suffix(" (deadline expired)"))
+                    .is_some_and(rounded)),
+            "{records:#?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,9 +781,9 @@ mod signals {
 
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
-    use rungroup::{Cause, Group, Outcome, SignalSet, StopOutcome, Trigger};
+    use rungroup::{Cause, Group, Outcome, SignalError, SignalSet, StopOutcome, Trigger};
     use signal_hook::consts::{
-        SIGINT, SIGKILL, SIGTERM, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH,
+        SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM, SIGWINCH,
     };
     use signal_hook::low_level::raise;
 
@@ -588,7 +825,7 @@ mod signals {
             });
         });
         group.actor("server").add(execute, interrupt);
-        let (set, listens) = listening(SignalSet::new([SIGUSR1]));
+        let (set, listens) = listening(SignalSet::new([SIGUSR1]).unwrap());
         group.add_signals(set);
         let pending = spawn_report(group);
         wait_listening(&listens);
@@ -618,7 +855,7 @@ mod signals {
         assert_eq!(SignalSet::terminate().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(SignalSet::default().signals(), &[SIGINT, SIGTERM]);
         assert_eq!(
-            format!("{:?}", SignalSet::new([SIGTERM, 64])),
+            format!("{:?}", SignalSet::new([SIGTERM, 64]).unwrap()),
             "SignalSet { signals: [\"SIGTERM (15)\", \"64\"], on_listening: false, on_signal: false }"
         );
         for signal in [SIGINT, SIGTERM] {
@@ -649,7 +886,7 @@ mod signals {
             token.wait();
             Ok(())
         });
-        let (set, listens) = listening(SignalSet::new([SIGWINCH]));
+        let (set, listens) = listening(SignalSet::new([SIGWINCH]).unwrap());
         group.add_signals(set);
         let pending = spawn_report(group);
         wait_listening(&listens);
@@ -661,15 +898,112 @@ mod signals {
     }
 
     #[test]
-    #[should_panic(expected = "at least one signal")]
     fn t02_empty_signal_set_is_rejected() {
-        let _ = SignalSet::new([]);
+        let error = SignalSet::new([]).unwrap_err();
+        assert_eq!(error, SignalError::Empty);
+        assert!(error.to_string().contains("at least one signal"), "{error}");
     }
 
+    /// Issue 13: a signal number that cannot work, as a configuration file may hold, is an error
+    /// that names it (the first bad one), never a panic.
     #[test]
-    #[should_panic(expected = "cannot be handled")]
     fn t02_forbidden_signal_is_rejected() {
-        let _ = SignalSet::new([SIGUSR1, SIGKILL]);
+        let error = SignalSet::new([SIGUSR1, SIGKILL, 0]).unwrap_err();
+        assert_eq!(error, SignalError::Forbidden { signal: SIGKILL });
+        assert_eq!(
+            error.to_string(),
+            "signal SIGKILL (9) cannot be handled: SIGKILL, SIGSTOP, SIGILL, SIGFPE and SIGSEGV \
+             are forbidden"
+        );
+        for signal in [0, -1, 128, i32::MAX] {
+            let error = SignalSet::new([SIGUSR1, signal]).unwrap_err();
+            assert_eq!(error, SignalError::OutOfRange { signal });
+            assert!(
+                error.to_string().contains(&format!("signal {signal} ")),
+                "{error}"
+            );
+        }
+        // An error for a configuration loader: `?` into a boxed error keeps the message.
+        let boxed: Box<dyn std::error::Error + Send + Sync> =
+            SignalSet::new([SIGSTOP]).map(drop).unwrap_err().into();
+        assert!(
+            boxed
+                .to_string()
+                .starts_with(&format!("signal SIGSTOP ({SIGSTOP}) cannot be handled")),
+            "{boxed}"
+        );
+    }
+
+    /// Issue 13: the signals a service listens for are constants of `SignalSet` (no
+    /// `signal-hook` or `libc` import needed), with the platform's numbers.
+    #[test]
+    fn t02_signal_constants_are_exported_with_the_platform_numbers() {
+        use signal_hook::consts as sh;
+        assert_eq!(
+            [
+                SignalSet::SIGHUP,
+                SignalSet::SIGINT,
+                SignalSet::SIGQUIT,
+                SignalSet::SIGTERM,
+                SignalSet::SIGUSR1,
+                SignalSet::SIGUSR2,
+            ],
+            [
+                sh::SIGHUP,
+                sh::SIGINT,
+                sh::SIGQUIT,
+                sh::SIGTERM,
+                sh::SIGUSR1,
+                sh::SIGUSR2
+            ]
+        );
+        let every = [
+            SignalSet::SIGHUP,
+            SignalSet::SIGINT,
+            SignalSet::SIGQUIT,
+            SignalSet::SIGTERM,
+            SignalSet::SIGUSR1,
+            SignalSet::SIGUSR2,
+        ];
+        assert_eq!(SignalSet::new(every).unwrap().signals().len(), 6);
+    }
+
+    /// Issue 13: a `SignalSet` is `Clone`; a clone keeps the signals and shares the callbacks,
+    /// which every actor made from the set or a clone calls (here: two groups, one after the
+    /// other, from one configured set).
+    #[test]
+    fn t02_signal_set_is_clone_and_clones_share_the_callbacks() {
+        let _serial = serial();
+        let (tx, listens) = mpsc::channel();
+        let signalled = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&signalled);
+        let configured = SignalSet::new([SIGUSR1])
+            .unwrap()
+            .on_listening(move || {
+                let _ = tx.send(());
+            })
+            .on_signal(move |signal, count| log.lock().unwrap().push((signal, count)));
+        assert_eq!(
+            format!("{:?}", configured.clone()),
+            format!(
+                "SignalSet {{ signals: [\"SIGUSR1 ({SIGUSR1})\"], on_listening: true, \
+                 on_signal: true }}"
+            )
+        );
+        for _ in 0..2 {
+            let mut group = Group::new();
+            group.actor("worker").add_token(|token| {
+                token.wait();
+                Ok(())
+            });
+            group.add_signals(configured.clone());
+            let pending = spawn_report(group);
+            wait_listening(&listens);
+            raise(SIGUSR1).unwrap();
+            let report = pending.join();
+            assert_eq!(report.trigger(), &Trigger::Signal { signal: SIGUSR1 });
+        }
+        assert_eq!(*signalled.lock().unwrap(), [(SIGUSR1, 1), (SIGUSR1, 1)]);
     }
 
     #[test]
@@ -679,7 +1013,7 @@ mod signals {
         group.kill_grace(FUSE);
         add_stubborn(&mut group, "stubborn");
         let interrupted = interrupting(&mut group);
-        let (set, listens) = listening(SignalSet::new([SIGUSR2]));
+        let (set, listens) = listening(SignalSet::new([SIGUSR2]).unwrap());
         group.add_signals(set);
         let stop = group.stop_handle();
         let pending = spawn_report(group);
@@ -717,7 +1051,7 @@ mod signals {
         assert!(!caught(SIGVTALRM), "SIGVTALRM already caught");
         let mut group = Group::new();
         let stop = group.stop_handle();
-        let (set, listens) = listening(SignalSet::new([SIGVTALRM]));
+        let (set, listens) = listening(SignalSet::new([SIGVTALRM]).unwrap());
         group.add_signals(set);
         assert!(!caught(SIGVTALRM), "registered when added");
         let pending = spawn_report(group);
