@@ -129,6 +129,7 @@ mod runner;
 mod signal;
 mod state;
 mod stop;
+mod supervise;
 mod sync;
 mod token;
 mod unwind;
@@ -145,6 +146,7 @@ pub use report::{
 #[cfg(all(unix, feature = "signal"))]
 pub use signal::SignalSet;
 pub use stop::{StopHandle, StopOutcome};
+pub use supervise::{Incarnation, Restart};
 pub use token::StopToken;
 
 /// Whether this is the loom or shuttle build of the crate (`RUSTFLAGS="--cfg loom"` or
@@ -182,6 +184,8 @@ fn assert_send_sync() {
     send_sync::<StopHandle>();
     send_sync::<StopOutcome>();
     send_sync::<StopToken>();
+    send_sync::<Restart>();
+    send::<Incarnation<BoxError>>();
     send_sync::<Trigger>();
     send_sync::<Acceptor>();
     send_sync::<AcceptInterrupter>();

@@ -76,6 +76,19 @@ pub enum Event<'a> {
         /// The actor's name.
         actor: &'a str,
     },
+    /// An incarnation of a supervised actor ended, and the actor restarts after `backoff`
+    /// (emitted on the actor's thread, before the backoff; teardown beginning meanwhile still
+    /// cancels the restart).
+    Restarting {
+        /// The actor's name.
+        actor: &'a str,
+        /// Which incarnation ended: 0 for the first.
+        incarnation: usize,
+        /// How it ended: `ok`, `error` or `panicked`.
+        outcome: &'static str,
+        /// How long the actor waits before the next incarnation.
+        backoff: Duration,
+    },
 }
 
 impl fmt::Display for Event<'_> {
@@ -117,6 +130,16 @@ impl fmt::Display for Event<'_> {
             }
             Event::Escalated { actor } => write!(f, "actor '{actor}' escalated"),
             Event::Abandoned { actor } => write!(f, "actor '{actor}' abandoned"),
+            Event::Restarting {
+                actor,
+                incarnation,
+                outcome,
+                backoff,
+            } => write!(
+                f,
+                "actor '{actor}' restarting in {backoff:?}: incarnation {incarnation} ended: \
+                 {outcome}"
+            ),
         }
     }
 }
@@ -154,6 +177,12 @@ pub(crate) enum Note {
     },
     Abandoned {
         actor: usize,
+    },
+    Restarting {
+        actor: usize,
+        incarnation: usize,
+        outcome: &'static str,
+        backoff: Duration,
     },
 }
 
@@ -201,6 +230,17 @@ impl Note {
             },
             Note::Abandoned { actor } => Event::Abandoned {
                 actor: &names[actor],
+            },
+            Note::Restarting {
+                actor,
+                incarnation,
+                outcome,
+                backoff,
+            } => Event::Restarting {
+                actor: &names[actor],
+                incarnation,
+                outcome,
+                backoff,
             },
         }
     }
@@ -365,9 +405,10 @@ fn deliver(queue: &Queue, observer: Observer, names: &[String], stages: &[String
 /// Emits `event` as a `tracing` event (rule O02, feature `tracing`), target `rungroup`.
 ///
 /// Every event carries an `event` field with a stable name (`triggered`, `stage_begun`,
-/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`) and the event's own
-/// fields. Levels: lifecycle steps are `INFO` (an interrupt call is `DEBUG`), an actor that ended
-/// with an error or panic and an escalation are `WARN`, an abandonment is `ERROR`.
+/// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`, `restarting`) and the
+/// event's own fields. Levels: lifecycle steps are `INFO` (an interrupt call is `DEBUG`), an actor
+/// that ended with an error or panic, an escalation and a restart are `WARN`, an abandonment is
+/// `ERROR`.
 #[cfg(feature = "tracing")]
 pub(crate) fn trace(event: &Event<'_>) {
     use tracing::{debug, error, info, warn};
@@ -421,6 +462,15 @@ pub(crate) fn trace(event: &Event<'_>) {
         }
         Event::Abandoned { actor } => {
             error!(target: "rungroup", event = "abandoned", actor, "actor '{actor}' abandoned");
+        }
+        Event::Restarting {
+            actor,
+            incarnation,
+            outcome,
+            backoff,
+        } => {
+            warn!(target: "rungroup", event = "restarting", actor, incarnation, outcome,
+                ?backoff, "actor '{actor}' restarting in {backoff:?}: {outcome}");
         }
     }
 }
