@@ -148,10 +148,17 @@ fn check_life(life: &Life, actor: &rungroup::ActorReport<BoxError>) {
     match started.len() {
         // Interrupted before its first incarnation was built, or its factory's product refused.
         0 => assert!(matches!(actor.outcome, Outcome::Ok), "{:?}", actor.outcome),
-        1 => assert!(matches!(actor.outcome, Outcome::Err(_)), "{:?}", actor.outcome),
+        1 => assert!(
+            matches!(actor.outcome, Outcome::Err(_)),
+            "{:?}",
+            actor.outcome
+        ),
         _ => assert!(matches!(actor.outcome, Outcome::Ok), "{:?}", actor.outcome),
     }
-    assert!(!actor.first, "the supervised actor is never restarted into a win");
+    assert!(
+        !actor.first,
+        "i13: s never exits first: it restarts unless teardown has begun"
+    );
 }
 
 /// i13 (also R04, R08, R11): a supervised actor's restart races another actor's first exit.
