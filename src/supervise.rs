@@ -33,11 +33,13 @@
 //!
 //! # The backoff wait
 //!
-//! The thread sleeps on a wake pair of its own, measured on the group's clock: it registers that
-//! pair with a [`ManualClock`](crate::ManualClock) for the length of the wait, so that `advance`
-//! wakes it. Three more things wake it: the actor's interrupt, and the runner, which calls
+//! The thread sleeps on a wake pair of its own until the backoff, measured on the group's clock
+//! from the end of the failed incarnation, has passed: it registers that pair with a
+//! [`ManualClock`](crate::ManualClock) for the length of the wait, so that `advance` wakes it. Two
+//! more things wake it: the actor's interrupt, and the runner, which calls
 //! [`Shared::teardown_begun`] as soon as the trigger is resolved (the wait re-checks the state word
-//! itself, so only the wake-up is needed). Every waker changes what the sleeper checks and then
+//! itself, so only the wake-up is needed). A zero backoff takes no lock and does not wait. Every
+//! waker changes what the sleeper checks and then
 //! notifies under the pair's lock; the sleeper checks under that lock and waits atomically
 //! releasing it: no lost wake-up. Lock order: the pair's lock, then `state`; no waker holds both.
 
