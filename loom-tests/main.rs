@@ -18,4 +18,5 @@ mod core;
 mod escalation;
 mod failure;
 mod stages;
+mod supervise;
 mod triggers;

@@ -167,6 +167,14 @@ impl RunClock {
         }
     }
 
+    /// Has `waiter` woken by every `advance` of a manual clock, until [`stop`](Self::stop): for a
+    /// sleeper other than the runner (a supervised actor's backoff). Nothing for the real clock.
+    pub(crate) fn watch(&self, waiter: &Arc<WakePair>) {
+        if let RunClock::Manual(clock) = self {
+            clock.register(waiter);
+        }
+    }
+
     pub(crate) fn stop(&self, waiter: &Arc<WakePair>) {
         if let RunClock::Manual(clock) = self {
             clock.unregister(waiter);

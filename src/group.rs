@@ -10,6 +10,7 @@ use crate::ready::{self, Readiness, ReadyHandle};
 use crate::report::{Cause, Report};
 use crate::state::Control;
 use crate::stop::StopHandle;
+use crate::supervise::{Restart, Supervisor};
 use crate::sync::{Arc, Frozen};
 use crate::token::StopToken;
 
@@ -19,6 +20,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub(crate) type Execute<E> = Box<dyn FnOnce() -> Result<(), E> + Send + 'static>;
 pub(crate) type Interrupt<E> = Box<dyn FnOnce(&Cause<E>) + Send + 'static>;
 pub(crate) type Force = Box<dyn FnOnce() + Send + 'static>;
+
+/// What an actor's thread runs: one execute, or a supervisor's incarnations (issue 13).
+pub(crate) enum Body<E> {
+    Once(Execute<E>),
+    Supervised(Supervisor<E>),
+}
 
 /// When an actor's exit triggers teardown (rule S07).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -81,7 +88,7 @@ pub(crate) struct ActorSpec<E> {
     pub(crate) stage: usize,
     pub(crate) policy: Policy,
     pub(crate) stack_size: Option<usize>,
-    pub(crate) execute: Execute<E>,
+    pub(crate) execute: Body<E>,
     pub(crate) interrupt: Interrupt<E>,
     pub(crate) force: Option<Force>,
 }
@@ -559,7 +566,7 @@ impl<E> fmt::Debug for Group<E> {
 /// # group.add(|| Ok(()), |_| {});
 /// # assert!(group.run().is_ok());
 /// ```
-#[must_use = "an actor is added only by `add` or `add_token`"]
+#[must_use = "an actor is added only by `add`, `add_token`, `supervise` or `supervise_token`"]
 pub struct ActorBuilder<'g, E> {
     // `pub(crate)` for the helpers' builders (signal.rs, io.rs, nest.rs): they need the group's
     // control, the actor's name for messages, and any force hook the caller set.
@@ -619,7 +626,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         X: FnOnce() -> Result<(), E> + Send + 'static,
         I: FnOnce(&Cause<E>) + Send + 'static,
     {
-        self.finish(Box::new(execute), Box::new(interrupt));
+        self.finish(Body::Once(Box::new(execute)), Box::new(interrupt));
     }
 
     /// Adds the actor as a token actor (rule T03); see [`Group::add_token`].
@@ -630,12 +637,102 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         let token = StopToken::new();
         let stopper = token.clone();
         self.finish(
-            Box::new(move || execute(token)),
+            Body::Once(Box::new(move || execute(token))),
             Box::new(move |_: &Cause<E>| stopper.stop()),
         );
     }
 
-    fn finish(self, execute: Execute<E>, interrupt: Interrupt<E>) {
+    /// Adds the actor under supervision (issue 13): `factory` builds an incarnation, an
+    /// (execute, interrupt) pair, on the actor's thread; when the execute ends in a way `restart`
+    /// restarts, the actor waits out the backoff and runs a new incarnation, up to the intensity
+    /// limit. Then, or when an exit is not one to restart, that exit is the actor's exit, with
+    /// its [`Policy`] as for any actor.
+    ///
+    /// To the group it is one actor: the interrupt teardown calls for it is passed to the current
+    /// incarnation's interrupt, and no incarnation starts once it has been called or teardown
+    /// has begun (a backoff under way then ends at once). Every restarted incarnation's outcome is
+    /// in [`ActorReport::restarts`](crate::ActorReport::restarts); the last one's is the actor's
+    /// [`outcome`](crate::ActorReport::outcome). Only that last exit counts for the run: a
+    /// restarted incarnation's error or panic is not what [`Group::run`] returns or resumes.
+    ///
+    /// A panic in `factory` counts as that incarnation panicking. An interrupt of an incarnation
+    /// that ended before the actor's interrupt came is dropped uncalled. If the actor's interrupt
+    /// comes before its first incarnation is built, `factory` is never called and the actor ends
+    /// `Ok`, as a well-behaved actor interrupted at once would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Restart};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let mut group = Group::new();
+    /// let attempts = AtomicUsize::new(0);
+    /// group
+    ///     .actor("flaky")
+    ///     .supervise(Restart::transient().backoff(Duration::ZERO, Duration::ZERO), move || {
+    ///         let attempt = attempts.fetch_add(1, Ordering::Relaxed);
+    ///         // Fails twice, then finishes (an `Ok` exit of a critical actor ends the group).
+    ///         let execute = move || if attempt < 2 { Err("not yet".into()) } else { Ok(()) };
+    ///         (execute, |_: &_| {})
+    ///     });
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.actors()[0].restarts.len(), 2);
+    /// assert!(report.into_result().is_ok());
+    /// ```
+    pub fn supervise<F, X, I>(self, restart: Restart, factory: F)
+    where
+        F: FnMut() -> (X, I) + Send + 'static,
+        X: FnOnce() -> Result<(), E> + Send + 'static,
+        I: FnOnce(&Cause<E>) + Send + 'static,
+    {
+        let mut factory = factory;
+        let (supervisor, interrupt) = Supervisor::factory(
+            restart,
+            Box::new(move || {
+                let (execute, interrupt) = factory();
+                (
+                    Box::new(execute) as Execute<E>,
+                    Box::new(interrupt) as Interrupt<E>,
+                )
+            }),
+        );
+        self.finish(Body::Supervised(supervisor), interrupt);
+    }
+
+    /// Adds the actor as a supervised token actor: as [`supervise`](Self::supervise), with each
+    /// incarnation a call of `execute` with the actor's one [`StopToken`], which the group's
+    /// interrupt stops (rule T03). A stopped token means no more restarts, whoever stopped it.
+    /// The first call happens even if the token is already stopped (sticky, R07).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Restart};
+    ///
+    /// let mut group = Group::new();
+    /// let mut calls = 0;
+    /// group.actor("poller").supervise_token(Restart::permanent(), move |token| {
+    ///     calls += 1;
+    ///     token.wait();
+    ///     Ok(())
+    /// });
+    /// group.actor("job").add(|| Ok(()), |_| {});
+    /// let report = group.run_with_report();
+    /// assert!(report.actors()[0].restarts.is_empty());
+    /// ```
+    pub fn supervise_token<X>(self, restart: Restart, execute: X)
+    where
+        X: FnMut(StopToken) -> Result<(), E> + Send + 'static,
+    {
+        let (supervisor, interrupt) = Supervisor::token(restart, Box::new(execute));
+        self.finish(Body::Supervised(supervisor), interrupt);
+    }
+
+    fn finish(self, execute: Body<E>, interrupt: Interrupt<E>) {
         let ActorBuilder {
             group,
             name,

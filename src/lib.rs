@@ -148,6 +148,7 @@ mod runner;
 mod signal;
 mod state;
 mod stop;
+mod supervise;
 mod sync;
 #[cfg(all(unix, feature = "systemd"))]
 mod systemd;
@@ -167,6 +168,7 @@ pub use report::{
 #[cfg(all(unix, feature = "signal"))]
 pub use signal::{SignalError, SignalSet};
 pub use stop::{StopHandle, StopOutcome};
+pub use supervise::{Incarnation, Restart};
 pub use token::StopToken;
 
 /// Whether this is the loom or shuttle build of the crate (`RUSTFLAGS="--cfg loom"` or
@@ -206,6 +208,8 @@ fn assert_send_sync() {
     send_sync::<StopToken>();
     send_sync::<Readiness>();
     send_sync::<ReadyHandle>();
+    send_sync::<Restart>();
+    send::<Incarnation<BoxError>>();
     send_sync::<Trigger>();
     send_sync::<Acceptor>();
     send_sync::<AcceptInterrupter>();

@@ -98,6 +98,19 @@ pub enum Event<'a> {
         /// The configured delay.
         delay: Duration,
     },
+    /// An incarnation of a supervised actor ended, and the actor restarts after `backoff`
+    /// (emitted on the actor's thread, before the backoff; teardown beginning meanwhile still
+    /// cancels the restart).
+    Restarting {
+        /// The actor's name.
+        actor: &'a str,
+        /// Which incarnation ended: 0 for the first.
+        incarnation: usize,
+        /// How it ended: `ok`, `error` or `panicked`.
+        outcome: &'static str,
+        /// How long the actor waits before the next incarnation.
+        backoff: Duration,
+    },
 }
 
 impl fmt::Display for Event<'_> {
@@ -148,6 +161,17 @@ impl fmt::Display for Event<'_> {
             Event::LameDuck { delay } => {
                 write!(f, "lame duck: {} before the first stage", Rounded(*delay))
             }
+            Event::Restarting {
+                actor,
+                incarnation,
+                outcome,
+                backoff,
+            } => write!(
+                f,
+                "actor '{actor}' restarting in {}: incarnation {incarnation} ended: \
+                 {outcome}",
+                Rounded(*backoff)
+            ),
         }
     }
 }
@@ -192,6 +216,12 @@ pub(crate) enum Note {
     },
     LameDuck {
         delay: Duration,
+    },
+    Restarting {
+        actor: usize,
+        incarnation: usize,
+        outcome: &'static str,
+        backoff: Duration,
     },
 }
 
@@ -243,6 +273,17 @@ impl Note {
             Note::Ready => Event::Ready,
             Note::NotReady { ref reason } => Event::NotReady { reason },
             Note::LameDuck { delay } => Event::LameDuck { delay },
+            Note::Restarting {
+                actor,
+                incarnation,
+                outcome,
+                backoff,
+            } => Event::Restarting {
+                actor: &names[actor],
+                incarnation,
+                outcome,
+                backoff,
+            },
         }
     }
 }
@@ -461,11 +502,11 @@ fn deliver(queue: &Queue, observer: Observer, names: &[String], stages: &[String
 ///
 /// Every event carries an `event` field with a stable name (`triggered`, `stage_begun`,
 /// `interrupting`, `actor_exited`, `stage_ended`, `escalated`, `abandoned`, `ready`,
-/// `not_ready`, `lame_duck`) and the event's own fields. Levels: lifecycle steps are `INFO` (an
-/// interrupt call is `DEBUG`), an actor that ended with an error or panic and an escalation are
-/// `WARN`, an abandonment is `ERROR`. An event
-/// emitted on an actor's thread is inside that actor's span, one emitted by the runner during a
-/// stage's teardown inside that stage's span ([`Herald::actor_span`], [`Herald::stage_span`]).
+/// `not_ready`, `lame_duck`, `restarting`) and the event's own fields. Levels: lifecycle steps are
+/// `INFO` (an interrupt call is `DEBUG`), an actor that ended with an error or panic, an escalation
+/// and a restart are `WARN`, an abandonment is `ERROR`. An event emitted on an actor's thread is
+/// inside that actor's span, one emitted by the runner during a stage's teardown inside that
+/// stage's span ([`Herald::actor_span`], [`Herald::stage_span`]).
 #[cfg(feature = "tracing")]
 pub(crate) fn trace(event: &Event<'_>) {
     use tracing::{debug, error, info, warn};
@@ -529,6 +570,15 @@ pub(crate) fn trace(event: &Event<'_>) {
             info!(target: "rungroup", event = "lame_duck", ?delay,
                 "lame duck: {delay:?} before the first stage");
         }
+        Event::Restarting {
+            actor,
+            incarnation,
+            outcome,
+            backoff,
+        } => {
+            warn!(target: "rungroup", event = "restarting", actor, incarnation, outcome,
+                ?backoff, "actor '{actor}' restarting in {backoff:?}: {outcome}");
+        }
     }
 }
 
@@ -566,7 +616,7 @@ fn level(event: &Event<'_>) -> ::log::Level {
                 Level::Warn
             }
         }
-        Event::Escalated { .. } => Level::Warn,
+        Event::Escalated { .. } | Event::Restarting { .. } => Level::Warn,
         Event::Abandoned { .. } => Level::Error,
         Event::Ready | Event::NotReady { .. } | Event::LameDuck { .. } => Level::Info,
     }

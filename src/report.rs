@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::group::{BoxError, Policy};
+use crate::supervise::Incarnation;
 use crate::unwind;
 
 /// A panic's payload, as [`std::thread::Result`] carries it.
@@ -436,6 +437,12 @@ pub struct ActorReport<E> {
     /// that never started, an unused force hook, a skipped interrupt): recorded, never resumed by
     /// [`Report::into_result`] before the run's own result.
     pub drop_panics: Vec<Payload>,
+    /// A supervised actor's incarnations that ended and were restarted
+    /// ([`ActorBuilder::supervise`](crate::ActorBuilder::supervise)), in order; the last
+    /// incarnation's exit is [`outcome`](Self::outcome). Empty for an actor never restarted. Their
+    /// errors and panics were handled by restarting: [`Report::into_result`] neither returns nor
+    /// resumes them, and [`Report::panicked`] does not count them.
+    pub restarts: Vec<Incarnation<E>>,
 }
 
 /// One stage's line in the [`Report`].
@@ -777,6 +784,9 @@ impl<E: fmt::Display> fmt::Display for Report<E> {
                 }
                 for payload in &actor.drop_panics {
                     write!(f, " [drop panicked: {}]", panic_message(payload.as_ref()))?;
+                }
+                if !actor.restarts.is_empty() {
+                    write!(f, " [restarted {}x]", actor.restarts.len())?;
                 }
             }
         }

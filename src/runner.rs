@@ -43,7 +43,7 @@ use std::time::Duration;
 use crate::clock::RunClock;
 use crate::error::Error;
 use crate::group::{
-    ActorSpec, DEFAULT_KILL_GRACE, Execute, Force, Group, Interrupt, Policy, StageSpec,
+    ActorSpec, Body, DEFAULT_KILL_GRACE, Force, Group, Interrupt, Policy, StageSpec,
 };
 use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
 use crate::observe::{Herald, Note};
@@ -53,6 +53,7 @@ use crate::report::{
     StageReport, Trigger, panic_message,
 };
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
+use crate::supervise::Shared;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Frozen, Mutex};
 use crate::unwind;
@@ -65,12 +66,12 @@ struct Exit<E> {
 
 /// What the runner, the actor threads and the lanes share.
 pub(crate) struct Core<E> {
-    control: Arc<Control>,
+    pub(crate) control: Arc<Control>,
     live: Live,
     /// One slot per actor, written once by that actor's thread (its only lock).
     slots: Box<[Mutex<Option<Exit<E>>>]>,
     names: Frozen<[String]>,
-    clock: RunClock,
+    pub(crate) clock: RunClock,
     herald: Herald,
     /// The hook lane the first exit's thread serves once its execute has returned.
     first_lane: Arc<Lane<E>>,
@@ -107,18 +108,16 @@ impl<E> Drop for LeaveGuard<'_, E> {
 }
 
 /// The body of every actor thread.
-fn actor_main<E>(
-    core: Arc<Core<E>>,
-    index: usize,
-    stage: usize,
-    policy: Policy,
-    execute: Execute<E>,
-) {
+fn actor_main<E>(core: Arc<Core<E>>, index: usize, stage: usize, policy: Policy, execute: Body<E>) {
     let span = core.herald.actor_span(index, stage);
     let guard = LeaveGuard { core: &core, stage };
     // The execute and everything it captured are consumed (dropped) inside this call, panicking
-    // or not, so they are gone before the stage counter says so (R11).
-    let result = unwind::catch(execute);
+    // or not, so they are gone before the stage counter says so (R11). A supervised actor's
+    // incarnations too: its exit is the last one's.
+    let result = match execute {
+        Body::Once(execute) => unwind::catch(execute),
+        Body::Supervised(supervisor) => supervisor.run(&core, index),
+    };
     let at = core.clock.now();
     let label = match &result {
         Ok(Ok(())) => "ok",
@@ -163,6 +162,8 @@ struct Entry<E> {
     force_outcome: HookOutcome,
     escalated: bool,
     drop_panics: Vec<Payload>,
+    /// A supervised actor's restarts and the wake-up of its backoff.
+    supervisor: Option<Arc<Shared<E>>>,
 }
 
 impl<E> Entry<E> {
@@ -421,8 +422,12 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             force_outcome: HookOutcome::NotCalled,
             escalated: false,
             drop_panics: Vec::new(),
+            supervisor: None,
         };
         if spawn_error.is_none() {
+            if let Body::Supervised(supervisor) = &execute {
+                entry.supervisor = Some(supervisor.shared());
+            }
             let stack = own_stack.or(stack_size);
             match spawn_actor(&runner.core, index, stage, policy, stack, execute) {
                 Ok(handle) => {
@@ -471,6 +476,14 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     let triggered_at = runner.now();
     runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     let (trigger, cause, winner) = runner.resolve_cause();
+    // No restart once teardown has begun: a supervised actor sleeping out a backoff ends now.
+    for supervisor in runner
+        .entries
+        .iter()
+        .filter_map(|entry| entry.supervisor.as_ref())
+    {
+        supervisor.teardown_begun();
+    }
     // Formatting the cause costs an allocation on the way to the first interrupt: only when
     // someone listens.
     if runner.core.herald.observed() {
@@ -511,7 +524,7 @@ fn spawn_actor<E: Send + Sync + 'static>(
     stage: usize,
     policy: Policy,
     stack: Option<usize>,
-    execute: Execute<E>,
+    execute: Body<E>,
 ) -> Result<JoinHandle<()>, (io::Error, Option<Payload>)> {
     let name = &core.names[index];
     if name.contains('\0') {
@@ -570,6 +583,7 @@ fn refuse<E>(
                 escalated: false,
                 force: HookOutcome::NotCalled,
                 drop_panics,
+                restarts: Vec::new(),
             }
         })
         .collect();
@@ -1106,6 +1120,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
             let (interrupt, force) = (entry.interrupt.take(), entry.force.take());
             entry.discard(interrupt);
             entry.discard(force);
+            let (restarts, drop_panics) = entry
+                .supervisor
+                .take()
+                .map(|supervisor| supervisor.take_history())
+                .unwrap_or_default();
+            entry.drop_panics.extend(drop_panics);
             actors.push(ActorReport {
                 name,
                 stage: entry.stage,
@@ -1117,6 +1137,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 escalated: entry.escalated,
                 force: entry.force_outcome,
                 drop_panics: entry.drop_panics,
+                restarts,
             });
         }
         blocked_hooks.sort_unstable();

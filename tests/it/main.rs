@@ -16,4 +16,5 @@ mod model;
 mod process;
 mod report;
 mod stages;
+mod supervise;
 mod triggers;
