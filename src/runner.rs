@@ -473,9 +473,13 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     if phase(control.load()) == RUNNING {
         control.request(Trigger::AllExited, false);
     }
-    let triggered_at = runner.now();
-    runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     let (trigger, cause, winner) = runner.resolve_cause();
+    // The moment of the trigger: a first exit's own time, the one its report line and event show
+    // (the budget then counts from it, never later); else when the runner saw the request.
+    let triggered_at = winner
+        .as_ref()
+        .map_or_else(|| runner.now(), |winner| winner.at);
+    runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     // No restart once teardown has begun: a supervised actor sleeping out a backoff ends now.
     for supervisor in runner
         .entries

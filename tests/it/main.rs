@@ -12,9 +12,13 @@ mod failure;
 mod helpers;
 mod hostile;
 mod model;
-#[cfg(all(unix, any(feature = "signal", feature = "process")))]
+#[cfg(all(
+    unix,
+    any(feature = "signal", feature = "process", feature = "systemd")
+))]
 mod process;
 mod report;
+mod service;
 mod stages;
 mod supervise;
 mod triggers;

@@ -65,6 +65,8 @@ fn child_process_entry() {
         "signal-without-sh" => children::signal_without_sh(),
         #[cfg(feature = "process")]
         "sleeper" => children::sleeper(),
+        #[cfg(feature = "systemd")]
+        "systemd-lifecycle" => systemd::lifecycle(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -582,5 +584,171 @@ mod children {
             ended.output
         );
         assert_eq!(ended.lines, ["terminated"], "output:\n{}", ended.output);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: the systemd notifier against a real notify socket (feature `systemd`)
+
+#[cfg(feature = "systemd")]
+mod systemd {
+    use std::io::Read;
+    use std::os::unix::net::UnixDatagram;
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use rungroup::Group;
+
+    use super::{Scenario, say};
+    use crate::common::FUSE;
+
+    /// The child: a group reporting to systemd, ready once its server says so, with a drain stage
+    /// under a grace; it ends when the parent closes the child's stdin.
+    pub(super) fn lifecycle() {
+        let mut group = Group::new();
+        group.systemd();
+        let drain = group.add_stage("drain");
+        group.grace(drain, Duration::from_secs(60));
+        let ready = group.ready_handle("http");
+        group.actor("server").add_token(move |token| {
+            ready.ready();
+            token.wait();
+            Ok(())
+        });
+        group.actor("flusher").stage(drain).add_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        group.actor("stdin").add(
+            || {
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                Ok(())
+            },
+            |_| {},
+        );
+        let report = group.run_with_report();
+        say(&format!("ended: {}", report.trigger_summary()));
+    }
+
+    /// Binds a notify socket in a fresh directory.
+    fn notify_socket() -> (tempdir::Dir, UnixDatagram, std::path::PathBuf) {
+        let dir = tempdir::Dir::new();
+        let path = dir.path().join("notify");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(FUSE)).unwrap();
+        (dir, socket, path)
+    }
+
+    fn receive(socket: &UnixDatagram) -> String {
+        let mut buffer = [0u8; 4096];
+        let len = socket
+            .recv(&mut buffer)
+            .expect("no notify message within the fuse");
+        String::from_utf8(buffer[..len].to_vec()).unwrap()
+    }
+
+    /// The exact protocol a `Type=notify` unit with `WatchdogSec=` sees: `READY=1` once ready,
+    /// watchdog pings while healthy, `STOPPING=1` with the cause at the trigger, the stages by
+    /// name with `EXTEND_TIMEOUT_USEC=` for the one with a grace, and the final status.
+    #[test]
+    fn i13_systemd_notify_protocol_on_a_real_socket() {
+        let (_dir, socket, path) = notify_socket();
+        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
+            command
+                .env("NOTIFY_SOCKET", &path)
+                .env("WATCHDOG_USEC", "20000")
+                .env_remove("WATCHDOG_PID")
+                .stdin(Stdio::piped());
+        });
+        let mut messages = Vec::new();
+        // Ready, and then at least one ping after it: the watchdog runs while healthy.
+        loop {
+            let message = receive(&socket);
+            let ready = message.starts_with("READY=1");
+            messages.push(message);
+            if ready {
+                break;
+            }
+        }
+        loop {
+            let message = receive(&socket);
+            let ping = message == "WATCHDOG=1\n";
+            messages.push(message);
+            if ping {
+                break;
+            }
+        }
+        drop(child.child.stdin.take());
+        loop {
+            let message = receive(&socket);
+            let last = message.starts_with("STATUS=stopped");
+            messages.push(message);
+            if last {
+                break;
+            }
+        }
+        let ended = child.end();
+        assert!(ended.status.success(), "{}", ended.output);
+        assert_eq!(ended.lines, ["ended: actor 'stdin' exited first (ok)"]);
+        let protocol: Vec<&str> = messages
+            .iter()
+            .map(String::as_str)
+            .filter(|message| *message != "WATCHDOG=1\n")
+            .collect();
+        assert_eq!(
+            protocol,
+            [
+                "READY=1\nSTATUS=ready\n",
+                "STOPPING=1\nSTATUS=stopping: actor 'stdin' returned Ok\n",
+                "STATUS=not ready: teardown\n",
+                "STATUS=stopping: stage 1/2 'default'\n",
+                "STATUS=stopping: stage 2/2 'drain'\nEXTEND_TIMEOUT_USEC=61000000\n",
+                "STATUS=stopped: actor 'stdin' exited first (ok)\n",
+            ],
+            "all messages: {messages:?}"
+        );
+    }
+
+    /// Without `NOTIFY_SOCKET` the notifier does nothing, and the group runs as usual.
+    #[test]
+    fn i13_systemd_without_a_notify_socket_is_a_no_op() {
+        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
+            command.env_remove("NOTIFY_SOCKET").stdin(Stdio::piped());
+        });
+        drop(child.child.stdin.take());
+        let ended = child.end();
+        assert!(ended.status.success(), "{}", ended.output);
+        assert_eq!(ended.lines, ["ended: actor 'stdin' exited first (ok)"]);
+    }
+
+    /// A temporary directory, removed when dropped (no dependency for it).
+    mod tempdir {
+        use std::path::{Path, PathBuf};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        pub(crate) struct Dir(PathBuf);
+
+        impl Dir {
+            pub(crate) fn new() -> Self {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "rungroup-it-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&path).unwrap();
+                Self(path)
+            }
+
+            pub(crate) fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
     }
 }

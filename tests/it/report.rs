@@ -494,3 +494,21 @@ fn o02_i13_event_and_report_timestamps_agree() {
         "{text}"
     );
 }
+
+/// O01 (issue 13: timestamps agree): a first exit's trigger time is that exit's own time, one
+/// clock reading, not a second one taken when the runner woke (on the real clock those differ
+/// by the wake-up, so this fails if the runner reads the clock again).
+#[test]
+fn o01_i13_trigger_time_is_the_first_exits_time() {
+    for _ in 0..20 {
+        let mut group = Group::new();
+        group.actor("worker").add_token(|token| {
+            token.wait();
+            Ok(())
+        });
+        group.actor("job").add(|| Err("done".into()), |_| {});
+        let report = report_of(group);
+        let first = report.first_exit().expect("the job exited first");
+        assert_eq!(report.triggered_at(), first.exited_at);
+    }
+}

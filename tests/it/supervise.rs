@@ -423,7 +423,7 @@ fn i13_supervise_backoff_is_measured_on_the_group_clock_and_doubles() {
     assert_eq!(*backoff, Duration::from_secs(10));
     assert_eq!(
         text,
-        "actor 'slow' restarting in 10s: incarnation 0 ended: error"
+        "actor 'slow' restarting in 10.000 s: incarnation 0 ended: error"
     );
     // 9 s is not enough; the clock reaching 10 s is.
     clock.advance(Duration::from_secs(9));
