@@ -483,6 +483,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// Messages are sent from a thread of the group's own, never from an actor or the caller's
     /// thread, so a slow socket cannot delay teardown. See `docs/recipes.md` for a unit file.
     #[cfg(all(unix, feature = "systemd"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "systemd"))))]
     pub fn systemd(&mut self) -> &mut Self {
         self.systemd = true;
         self

@@ -105,7 +105,8 @@
 //! no shell needed). `tracing`: lifecycle events as `tracing` events (target `rungroup`), inside
 //! a span per actor thread (`actor{name, stage}`) and per stage's teardown (`stage{name, index}`);
 //! the trigger's event carries the first exit's error text. `log`: the same events as `log`
-//! records, at the same levels. MSRV: Rust 1.85. On docs.rs every item that needs a feature says
+//! records, at the same levels. `systemd`: `Group::systemd` reports readiness, the teardown's
+//! stages and a watchdog over systemd's notify socket (Unix, via `sd-notify`). MSRV: Rust 1.85. On docs.rs every item that needs a feature says
 //! which.
 //!
 //! # FAQ

@@ -59,6 +59,10 @@ pub enum Event<'a> {
         actor: &'a str,
         /// `ok`, `error` or `panicked`.
         outcome: &'static str,
+        /// The error's text or the panic's message, when the group can print it: a panic's
+        /// always, an error's for the default `BoxError`, `io::Error`, `rungroup::Error`,
+        /// `String` and `&str` error types.
+        error: Option<&'a str>,
         /// Whether this was the first exit.
         first: bool,
     },
@@ -130,9 +134,13 @@ impl fmt::Display for Event<'_> {
             Event::ActorExited {
                 actor,
                 outcome,
+                error,
                 first,
             } => {
                 write!(f, "actor '{actor}' exited: {outcome}")?;
+                if let Some(error) = error {
+                    write!(f, ": {error}")?;
+                }
                 if *first {
                     f.write_str(" (first exit)")?;
                 }
@@ -197,6 +205,7 @@ pub(crate) enum Note {
     ActorExited {
         actor: usize,
         outcome: &'static str,
+        error: Option<String>,
         first: bool,
     },
     StageEnded {
@@ -248,10 +257,12 @@ impl Note {
             Note::ActorExited {
                 actor,
                 outcome,
+                ref error,
                 first,
             } => Event::ActorExited {
                 actor: &names[actor],
                 outcome,
+                error: error.as_deref(),
                 first,
             },
             Note::StageEnded {
@@ -536,6 +547,7 @@ pub(crate) fn trace(event: &Event<'_>) {
         Event::ActorExited {
             actor,
             outcome,
+            error: None,
             first,
         } => {
             if outcome == "ok" {
@@ -545,6 +557,15 @@ pub(crate) fn trace(event: &Event<'_>) {
                 warn!(target: "rungroup", event = "actor_exited", actor, outcome, first,
                     "actor '{actor}' exited: {outcome}");
             }
+        }
+        Event::ActorExited {
+            actor,
+            outcome,
+            error: Some(error),
+            first,
+        } => {
+            warn!(target: "rungroup", event = "actor_exited", actor, outcome, error, first,
+                "actor '{actor}' exited: {outcome}: {error}");
         }
         Event::StageEnded {
             index,
@@ -719,6 +740,7 @@ mod tests {
                 herald.emit(Note::ActorExited {
                     actor: 1,
                     outcome: "error",
+                    error: None,
                     first: true,
                 });
             }

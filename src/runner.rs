@@ -50,7 +50,7 @@ use crate::observe::{Herald, Note};
 use crate::ready;
 use crate::report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, ServiceReport,
-    StageReport, Trigger, panic_message,
+    StageReport, Trigger, error_text, panic_message,
 };
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::supervise::Shared;
@@ -108,7 +108,13 @@ impl<E> Drop for LeaveGuard<'_, E> {
 }
 
 /// The body of every actor thread.
-fn actor_main<E>(core: Arc<Core<E>>, index: usize, stage: usize, policy: Policy, execute: Body<E>) {
+fn actor_main<E: 'static>(
+    core: Arc<Core<E>>,
+    index: usize,
+    stage: usize,
+    policy: Policy,
+    execute: Body<E>,
+) {
     let span = core.herald.actor_span(index, stage);
     let guard = LeaveGuard { core: &core, stage };
     // The execute and everything it captured are consumed (dropped) inside this call, panicking
@@ -125,12 +131,20 @@ fn actor_main<E>(core: Arc<Core<E>>, index: usize, stage: usize, policy: Policy,
         Err(_) => "panicked",
     };
     let triggers = !(policy == Policy::OnError && label == "ok");
+    // The error's text for the event, only when someone listens (a formatting allocation).
+    let error = match &result {
+        _ if !core.herald.observed() => None,
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => error_text(error),
+        Err(payload) => Some(panic_message(payload.as_ref())),
+    };
     // Publish the outcome first: the runner reads the winner's slot after seeing the win.
     *core.slots[index].lock() = Some(Exit { result, at });
     let first = triggers && core.control.try_win(index);
     core.emit(Note::ActorExited {
         actor: index,
         outcome: label,
+        error,
         first,
     });
     drop(guard);

@@ -1064,3 +1064,38 @@ mod signals {
         assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
     }
 }
+
+/// O02 (issue 13): an actor's exit event carries its error's text or its panic's message.
+#[test]
+fn o02_i13_actor_exit_events_carry_the_error_text() {
+    let mut group = Group::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    group.observe(move |event| {
+        if let Event::ActorExited { .. } = event {
+            let _ = tx.lock().unwrap().send(event.to_string());
+        }
+    });
+    group.actor("db").add(|| Err("disk full".into()), |_| {});
+    let report = report_of(group);
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        ["actor 'db' exited: error: disk full (first exit)"]
+    );
+    assert!(report.into_result().is_err());
+
+    let mut group = Group::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    group.observe(move |event| {
+        if let Event::ActorExited { error, .. } = event {
+            let _ = tx.lock().unwrap().send(error.map(str::to_owned));
+        }
+    });
+    group.actor("p").add(|| panic!("deliberate: boom"), |_| {});
+    let _ = report_of(group);
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        [Some("deliberate: boom".to_owned())]
+    );
+}
