@@ -452,8 +452,10 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// The delay counts against the [budget](Group::budget), and is cut short by a second stop
     /// request (which then escalates, as it does anywhere in teardown). It is skipped when
     /// nothing is serving: a failed start, or every actor already gone. The report records how
-    /// long it lasted ([`Report::lame_duck`]). See `docs/recipes.md` for fitting it, with the
+    /// long it lasted ([`Report::lame_duck`]). See [the Kubernetes recipe] for fitting it, with the
     /// budget, under Kubernetes' `terminationGracePeriodSeconds`.
+    ///
+    /// [the Kubernetes recipe]: https://github.com/rungroup/rungroup/blob/main/docs/recipes.md#under-kubernetes-readiness-probe-and-lame-duck
     ///
     /// # Examples
     ///
@@ -476,12 +478,15 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// Unix): `READY=1` when the group becomes ready, `STOPPING=1` at the trigger, `STATUS=`
     /// lines naming the phase and stage, `EXTEND_TIMEOUT_USEC=` as each stage with a deadline
     /// begins, and, when the unit sets `WatchdogSec=`, `WATCHDOG=1` every half period for as long
-    /// as nothing is stuck: once an actor had to be escalated or abandoned, or a hook is stuck
-    /// past its deadline, the pings stop and systemd's watchdog takes over.
+    /// as nothing is stuck: once an actor had to be escalated or abandoned the pings stop for
+    /// good, and while an interrupt has been inside its call for longer than the watchdog period
+    /// they pause (a status line names it); systemd's watchdog then takes over.
     ///
     /// Does nothing when `NOTIFY_SOCKET` is not set, so the same binary runs outside systemd.
     /// Messages are sent from a thread of the group's own, never from an actor or the caller's
-    /// thread, so a slow socket cannot delay teardown. See `docs/recipes.md` for a unit file.
+    /// thread, so a slow socket cannot delay teardown. See [the systemd recipe] for a unit file.
+    ///
+    /// [the systemd recipe]: https://github.com/rungroup/rungroup/blob/main/docs/recipes.md#under-systemd-typenotify-with-a-watchdog
     #[cfg(all(unix, feature = "systemd"))]
     #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "systemd"))))]
     pub fn systemd(&mut self) -> &mut Self {

@@ -47,6 +47,9 @@ struct State {
     done: bool,
     /// Watchdog pings due but not sent, because something was stuck.
     withheld: usize,
+    /// Interrupts being called: the actor, its name, since when, and whether the status already
+    /// said it is stuck.
+    hooks: Vec<(usize, String, Instant, bool)>,
 }
 
 impl Notifier {
@@ -75,6 +78,7 @@ impl Notifier {
                 closed: false,
                 done: false,
                 withheld: 0,
+                hooks: Vec::new(),
             }),
             cond: Condvar::new(),
             stage_count: config.graces.len(),
@@ -93,6 +97,22 @@ impl Notifier {
         let mut unhealthy = false;
         let mut triggered = false;
         match note {
+            Note::Interrupting { actor } => {
+                let name = names[*actor].clone();
+                self.state
+                    .lock()
+                    .hooks
+                    .push((*actor, name, Instant::now(), false));
+                return;
+            }
+            Note::HookReturned {
+                actor,
+                hook: "interrupt",
+                ..
+            } => {
+                self.state.lock().hooks.retain(|hook| hook.0 != *actor);
+                return;
+            }
             Note::Ready => message.push_str("READY=1\nSTATUS=ready"),
             Note::NotReady { reason } => {
                 let _ = write!(message, "STATUS=not ready: {reason}");
@@ -182,7 +202,10 @@ impl Notifier {
         true
     }
 
-    /// The notifier thread: queued messages in order, and the watchdog's pings while healthy.
+    /// The notifier thread: queued messages in order, and the watchdog's pings while healthy:
+    /// nothing escalated or abandoned, and no interrupt inside its call for longer than the
+    /// watchdog's whole period (`2 * ping`): a hook that blocks with no deadline to end it is what
+    /// the watchdog is there to catch. Pings resume once that interrupt returns.
     fn serve(&self, watchdog: Option<Duration>) {
         let mut next_ping = watchdog.map(|period| (Instant::now(), period));
         let mut state = self.state.lock();
@@ -200,7 +223,23 @@ impl Notifier {
                 Some((at, period)) => {
                     let now = Instant::now();
                     if now >= *at {
-                        if state.healthy {
+                        let timeout = *period * 2;
+                        let mut blocked = None;
+                        for hook in &mut state.hooks {
+                            if now.duration_since(hook.2) >= timeout {
+                                if !hook.3 {
+                                    hook.3 = true;
+                                    blocked = Some(hook.1.clone());
+                                }
+                                blocked.get_or_insert_with(String::new);
+                            }
+                        }
+                        if let Some(name) = blocked.filter(|name| !name.is_empty()) {
+                            state.messages.push_back(format!(
+                                "STATUS=stopping: the interrupt of '{name}' is blocked"
+                            ));
+                        }
+                        if state.healthy && state.hooks.iter().all(|hook| !hook.3) {
                             drop(state);
                             (self.transport)("WATCHDOG=1");
                             state = self.state.lock();
@@ -253,6 +292,51 @@ mod tests {
     }
 
     const FUSE: Duration = Duration::from_secs(60);
+
+    /// An interrupt inside its call for over the watchdog's period withholds the pings (with a
+    /// status line naming it) until it returns.
+    #[test]
+    fn i13_systemd_watchdog_waits_for_a_blocked_interrupt() {
+        let (notifier, thread, rx) = started(Duration::from_millis(1));
+        assert_eq!(rx.recv_timeout(FUSE).unwrap(), "WATCHDOG=1");
+        let names = ["listener".to_owned()];
+        let stages = ["default".to_owned()];
+        notifier.note(&Note::Interrupting { actor: 0 }, &names, &stages);
+        let blocked = "STATUS=stopping: the interrupt of 'listener' is blocked";
+        loop {
+            if rx.recv_timeout(FUSE).unwrap() == blocked {
+                break;
+            }
+        }
+        {
+            let fuse = std::time::Instant::now() + FUSE;
+            let mut state = notifier.state.lock();
+            let from = state.withheld;
+            while state.withheld < from + 3 {
+                assert!(std::time::Instant::now() < fuse, "no ping was withheld");
+                state = notifier.cond.wait_timeout(state, FUSE);
+            }
+        }
+        let returned = Note::HookReturned {
+            actor: 0,
+            hook: "interrupt",
+            panicked: false,
+        };
+        notifier.note(&returned, &names, &stages);
+        // Pings resume once it returned.
+        let mut between = Vec::new();
+        loop {
+            let message = rx.recv_timeout(FUSE).unwrap();
+            if message == "WATCHDOG=1" {
+                break;
+            }
+            between.push(message);
+        }
+        notifier.close("stopped");
+        assert!(notifier.wait_done(FUSE));
+        thread.join().unwrap();
+        assert!(between.is_empty(), "{between:?}");
+    }
 
     /// The watchdog is pinged while healthy, and never again once an actor was escalated: the
     /// test waits until three pings were due and withheld, then checks none was sent after the
