@@ -410,3 +410,18 @@ pub(crate) fn stubborn(group: &mut Group, stage: Stage, name: &str, latch: &Latc
         |_| {},
     );
 }
+
+/// A run of an on-error `sidecar` that runs until interrupted and a `job` that fails: the job's
+/// exit triggers teardown, and the sidecar's policy shows in the report (S07, O01).
+pub(crate) fn sidecar_and_failing_job(error: &'static str) -> Report<rungroup::BoxError> {
+    let mut group = Group::new();
+    group
+        .actor("sidecar")
+        .policy(rungroup::Policy::OnError)
+        .add_token(|token| {
+            token.wait();
+            Ok(())
+        });
+    group.actor("job").add(move || Err(error.into()), |_| {});
+    report_of(group)
+}

@@ -8,7 +8,7 @@ use rungroup::{
     Stage, Trigger,
 };
 
-use crate::common::{Ev, Latch, clocked, report_of, spawn_report};
+use crate::common::{Ev, Latch, clocked, report_of, sidecar_and_failing_job, spawn_report};
 
 #[test]
 fn o01_display_names_cause_actors_stages_policies_and_outcomes() {
@@ -338,16 +338,7 @@ fn o01_i13_trigger_policy_and_outcome_display() {
     }
 
     // In a run: the report's own line and the outcome agree.
-    let mut group = Group::new();
-    group
-        .actor("sidecar")
-        .policy(Policy::OnError)
-        .add_token(|token| {
-            token.wait();
-            Ok(())
-        });
-    group.actor("job").add(|| Err("job failed".into()), |_| {});
-    let report = report_of(group);
+    let report = sidecar_and_failing_job("job failed");
     assert_eq!(report.trigger().to_string(), "actor #1 exited first");
     assert_eq!(report.trigger_summary(), "actor 'job' exited first (error)");
     let job = &report.actors()[1];

@@ -1217,16 +1217,7 @@ fn s07_all_on_error_and_ok_ends_when_the_last_exits() {
 
 #[test]
 fn s07_report_says_each_actor_policy() {
-    let mut group = Group::new();
-    group
-        .actor("sidecar")
-        .policy(Policy::OnError)
-        .add_token(|token| {
-            token.wait();
-            Ok(())
-        });
-    group.actor("main").add(|| Err("done".into()), |_| {});
-    let report = report_of(group);
+    let report = crate::common::sidecar_and_failing_job("done");
     let policies: Vec<Policy> = report.actors().iter().map(|a| a.policy).collect();
     assert_eq!(policies, [Policy::OnError, Policy::Critical]);
     let text = report.to_string();

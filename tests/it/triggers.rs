@@ -939,15 +939,16 @@ mod signals {
     #[test]
     fn t02_signal_constants_are_exported_with_the_platform_numbers() {
         use signal_hook::consts as sh;
+        let every = [
+            SignalSet::SIGHUP,
+            SignalSet::SIGINT,
+            SignalSet::SIGQUIT,
+            SignalSet::SIGTERM,
+            SignalSet::SIGUSR1,
+            SignalSet::SIGUSR2,
+        ];
         assert_eq!(
-            [
-                SignalSet::SIGHUP,
-                SignalSet::SIGINT,
-                SignalSet::SIGQUIT,
-                SignalSet::SIGTERM,
-                SignalSet::SIGUSR1,
-                SignalSet::SIGUSR2,
-            ],
+            every,
             [
                 sh::SIGHUP,
                 sh::SIGINT,
@@ -957,14 +958,6 @@ mod signals {
                 sh::SIGUSR2
             ]
         );
-        let every = [
-            SignalSet::SIGHUP,
-            SignalSet::SIGINT,
-            SignalSet::SIGQUIT,
-            SignalSet::SIGTERM,
-            SignalSet::SIGUSR1,
-            SignalSet::SIGUSR2,
-        ];
         assert_eq!(SignalSet::new(every).unwrap().signals().len(), 6);
     }
 
