@@ -798,10 +798,15 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// keeps running until the delay, the budget or a second stop request is over.
     fn lame_duck(&mut self) {
         let Some(delay) = self.lame_duck else { return };
+        // Nothing serves any more (a lone actor's exit, say): nothing to keep serving.
+        if self.core.live.all_done() {
+            return;
+        }
         let begin = self.now();
         self.core.emit(Note::LameDuck { delay });
         let deadline = min_deadline(Some(begin.saturating_add(delay)), self.budget_deadline);
-        match self.wait(deadline, |_| false) {
+        // Ends early, too, once the last actor has gone meanwhile.
+        match self.wait(deadline, |core| core.live.all_done()) {
             Wait::Escalated => self.escalating = Some(self.requested_escalation()),
             Wait::Expired if self.budget_spent() => self.escalating = Some(Escalation::Budget),
             Wait::Expired | Wait::Done => {}

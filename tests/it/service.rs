@@ -348,3 +348,22 @@ fn i13_lame_duck_is_skipped_when_the_start_failed() {
     assert_eq!(report.ready_at(), None);
     assert!(report.into_result().is_err());
 }
+
+/// `Group::lame_duck` says the delay is skipped when every actor is already gone: nothing serves,
+/// so there is nothing to keep serving. A lone actor that exits is the trigger and leaves nothing
+/// running; on a manual clock nobody advances, a delay that is not skipped hangs `run`.
+#[test]
+fn i13_lame_duck_is_skipped_when_every_actor_is_gone() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock).lame_duck(Duration::from_secs(3600));
+    group.actor("job").add(|| Ok(()), |_| {});
+    let report = spawn_report(group).join();
+    // Skipped, or (if the runner looked before the job had left) cut short at once.
+    assert_eq!(
+        report.lame_duck().unwrap_or_default(),
+        Duration::ZERO,
+        "{report}"
+    );
+    assert!(report.into_result().is_ok());
+}
