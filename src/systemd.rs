@@ -115,11 +115,11 @@ impl Notifier {
             }
             Note::Ready => message.push_str("READY=1\nSTATUS=ready"),
             Note::NotReady { reason } => {
-                let _ = write!(message, "STATUS=not ready: {reason}");
+                let _ = write!(message, "STATUS=not ready: {}", OneLine(reason));
             }
             Note::Triggered { cause } => {
                 triggered = true;
-                let _ = write!(message, "STOPPING=1\nSTATUS=stopping: {cause}");
+                let _ = write!(message, "STOPPING=1\nSTATUS=stopping: {}", OneLine(cause));
             }
             Note::LameDuck { delay } => {
                 let _ = write!(
@@ -135,7 +135,7 @@ impl Notifier {
                     "STATUS=stopping: stage {}/{} '{}'",
                     index + 1,
                     self.stage_count,
-                    stages[*index]
+                    OneLine(&stages[*index])
                 );
                 if let Some(extend) = self.extension(*index) {
                     let _ = write!(message, "\nEXTEND_TIMEOUT_USEC={}", usec(extend));
@@ -143,11 +143,19 @@ impl Notifier {
             }
             Note::Escalated { actor } => {
                 unhealthy = true;
-                let _ = write!(message, "STATUS=stopping: '{}' escalated", names[*actor]);
+                let _ = write!(
+                    message,
+                    "STATUS=stopping: '{}' escalated",
+                    OneLine(&names[*actor])
+                );
             }
             Note::Abandoned { actor } => {
                 unhealthy = true;
-                let _ = write!(message, "STATUS=stopping: '{}' abandoned", names[*actor]);
+                let _ = write!(
+                    message,
+                    "STATUS=stopping: '{}' abandoned",
+                    OneLine(&names[*actor])
+                );
             }
             _ => return,
         }
@@ -182,7 +190,9 @@ impl Notifier {
     pub(crate) fn close(&self, status: &str) {
         let mut state = self.state.lock();
         if !state.closed {
-            state.messages.push_back(format!("STATUS={status}"));
+            state
+                .messages
+                .push_back(format!("STATUS={}", OneLine(status)));
             state.closed = true;
         }
         self.cond.notify_all();
@@ -236,7 +246,8 @@ impl Notifier {
                         }
                         if let Some(name) = blocked.filter(|name| !name.is_empty()) {
                             state.messages.push_back(format!(
-                                "STATUS=stopping: the interrupt of '{name}' is blocked"
+                                "STATUS=stopping: the interrupt of '{}' is blocked",
+                                OneLine(&name)
                             ));
                         }
                         if state.healthy && state.hooks.iter().all(|hook| !hook.3) {
@@ -258,6 +269,23 @@ impl Notifier {
         }
         state.done = true;
         self.cond.notify_all();
+    }
+}
+
+/// A value in a notify message: every line of a message is an assignment to systemd, so a line
+/// break in a value (an error's text, a panic message, a stop reason, a name) is written as a
+/// space, never as a line of its own (`\nWATCHDOG=1` in an error's text must not ping).
+struct OneLine<'a>(&'a str);
+
+impl std::fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, part) in self.0.split(['\n', '\r']).enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(part)?;
+        }
+        Ok(())
     }
 }
 
