@@ -59,7 +59,11 @@ impl Notifier {
         if std::env::var_os("NOTIFY_SOCKET").is_none() {
             return Ok(None);
         }
-        let watchdog = sd_notify::watchdog_enabled().map(|period| period / 2);
+        // A zero period is no watchdog (`sd_watchdog_enabled(3)` refuses it), not a ping every
+        // zero microseconds from a spinning thread.
+        let watchdog = sd_notify::watchdog_enabled()
+            .filter(|period| !period.is_zero())
+            .map(|period| period / 2);
         Self::start_with(config, watchdog, Box::new(send)).map(Some)
     }
 

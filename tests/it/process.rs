@@ -756,6 +756,45 @@ mod systemd {
         );
     }
 
+    /// `WATCHDOG_USEC=0` is no watchdog (`sd_watchdog_enabled(3)` refuses a zero period): no
+    /// pings, rather than a ping every zero microseconds from a spinning thread.
+    #[test]
+    fn i13_systemd_zero_watchdog_period_is_no_watchdog() {
+        let (_dir, socket, path) = notify_socket();
+        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
+            command
+                .env("NOTIFY_SOCKET", &path)
+                .env("WATCHDOG_USEC", "0")
+                .env_remove("WATCHDOG_PID")
+                .stdin(Stdio::piped());
+        });
+        let mut messages = Vec::new();
+        loop {
+            let message = receive(&socket);
+            let ready = message.starts_with("READY=1");
+            messages.push(message);
+            if ready {
+                break;
+            }
+        }
+        drop(child.child.stdin.take());
+        loop {
+            let message = receive(&socket);
+            let last = message.starts_with("STATUS=stopped");
+            messages.push(message);
+            if last {
+                break;
+            }
+        }
+        let ended = child.end();
+        assert!(ended.status.success(), "{}", ended.output);
+        let pings = messages
+            .iter()
+            .filter(|message| *message == "WATCHDOG=1\n")
+            .count();
+        assert_eq!(pings, 0, "{} messages", messages.len());
+    }
+
     /// Without `NOTIFY_SOCKET` the notifier does nothing, and the group runs as usual.
     #[test]
     fn i13_systemd_without_a_notify_socket_is_a_no_op() {
