@@ -358,6 +358,11 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             }
             Err(source) => {
                 herald.close();
+                // Nothing was queued: the observer thread only drops the observer and ends.
+                // Joined, never dropped (that would detach it, see design.md).
+                if let Some(thread) = observer_thread {
+                    let _ = thread.join();
+                }
                 let error = Error::Helper {
                     thread: "systemd",
                     skipped: Vec::new(),
