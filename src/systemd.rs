@@ -299,8 +299,9 @@ fn send(message: &str) {
     let _ = sd_notify::notify(&[NotifyState::Custom(message)]);
 }
 
-fn usec(duration: Duration) -> u32 {
-    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+/// Microseconds, as systemd reads them (a 64-bit value; `u32` would cap a bound at 71 minutes).
+fn usec(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(all(test, not(any(loom, shuttle))))]
@@ -406,6 +407,34 @@ mod tests {
             "a ping after the escalation: {rest:?}"
         );
         assert_eq!(rest.last().map(String::as_str), Some("STATUS=stopped"));
+    }
+
+    /// An extension longer than `u32::MAX` microseconds (71 minutes) is sent in full: systemd
+    /// reads a 64-bit value, and a drain bounded at two hours must not be cut at 71 minutes.
+    #[test]
+    fn i13_systemd_extends_the_timeout_past_71_minutes() {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let config = Config {
+            graces: vec![Some(Duration::from_secs(7200))],
+            budget: None,
+            kill_grace: Some(Duration::from_secs(1)),
+        };
+        let transport: Transport = Box::new(move |message: &str| {
+            let _ = tx.lock().unwrap().send(message.to_owned());
+        });
+        let (notifier, thread) = Notifier::start_with(config, None, transport).unwrap();
+        let names = ["worker".to_owned()];
+        let stages = ["default".to_owned()];
+        notifier.note(&Note::StageBegun { index: 0 }, &names, &stages);
+        notifier.close("stopped");
+        assert!(notifier.wait_done(FUSE));
+        thread.join().unwrap();
+        let sent: Vec<String> = rx.try_iter().collect();
+        assert_eq!(
+            sent[0],
+            "STATUS=stopping: stage 1/1 'default'\nEXTEND_TIMEOUT_USEC=7201000000"
+        );
     }
 
     /// A stage with a grace extends systemd's stop timeout by the grace plus the kill grace; one
