@@ -11,11 +11,12 @@
 //! report says when the group first became ready ([`Report::ready_at`](crate::Report::ready_at))
 //! and which handles never were ([`Report::never_ready`](crate::Report::never_ready)).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Condvar, Frozen, Mutex};
+use crate::sync::{Condvar, Frozen, Mutex, MutexGuard};
 
 /// What the runner hooks into a group's readiness while it runs: its clock and its events.
 pub(crate) trait Sink: Send + Sync {
@@ -44,6 +45,10 @@ struct State {
     /// When the group first became ready, on the run's clock.
     ready_at: Option<Duration>,
     sink: Option<Frozen<dyn Sink>>,
+    /// Transitions not yet announced, in the order they happened.
+    pending: VecDeque<(bool, String)>,
+    /// A thread is announcing `pending` (outside the lock): it announces those queued meanwhile.
+    announcing: bool,
 }
 
 impl State {
@@ -62,6 +67,8 @@ impl Shared {
                 ready: false,
                 ready_at: None,
                 sink: None,
+                pending: VecDeque::new(),
+                announcing: false,
             }),
             cond: Condvar::new(),
             ready: AtomicBool::new(false),
@@ -79,47 +86,78 @@ impl Shared {
     }
 
     /// Applies `change` and, if the group's readiness flipped, records and announces it. The
-    /// announcement happens under the lock, so events come in the order of the transitions; an
-    /// observer may read [`Readiness::is_ready`] (lock-free) but must not set a handle.
-    fn update(&self, reason: &str, change: impl FnOnce(&mut State)) {
+    /// transition is queued under the lock and announced outside it (an inline observer is user
+    /// code: it may take a lock an actor holds while setting a handle, or set one itself), by one
+    /// thread at a time, so events still come in the order of the transitions. Returns the
+    /// guard once this thread has nothing left to announce.
+    fn update(&self, reason: &str, change: impl FnOnce(&mut State)) -> MutexGuard<'_, State> {
         let mut state = self.state.lock();
         change(&mut state);
         let ready = state.computed();
         if ready == state.ready {
-            return;
+            return state;
         }
         state.ready = ready;
         // ORDERING: Release/Acquire pairs a watcher's `is_ready() == true` with what the actor
         // did before setting its handle (bound the socket, loaded the cache).
         self.ready.store(ready, Ordering::Release);
-        if let Some(sink) = state.sink.clone() {
+        if let Some(sink) = &state.sink {
             if ready && state.ready_at.is_none() {
                 state.ready_at = Some(sink.now());
             }
-            sink.changed(ready, reason);
+            state.pending.push_back((ready, reason.to_owned()));
         }
         self.cond.notify_all();
+        if state.announcing {
+            // The announcing thread takes this one too, after those before it.
+            return state;
+        }
+        state.announcing = true;
+        let mut announcing = Announcing(Some(self));
+        while let Some((ready, reason)) = state.pending.pop_front() {
+            let sink = state.sink.clone();
+            drop(state);
+            if let Some(sink) = sink {
+                sink.changed(ready, &reason);
+            }
+            state = self.state.lock();
+        }
+        // Nothing queued, under the lock: the turn ends here.
+        announcing.0 = None;
+        state.announcing = false;
+        self.cond.notify_all();
+        state
+    }
+
+    /// Waits until no thread is announcing: every transition so far has been announced.
+    fn announced<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        while state.announcing {
+            state = self.cond.wait(state);
+        }
+        state
     }
 
     /// The runner: every actor was started; events go to `sink` from now on.
     pub(crate) fn start(&self, sink: Frozen<dyn Sink>) {
         self.state.lock().sink = Some(sink);
-        self.update("", |state| state.running = true);
+        drop(self.update("", |state| state.running = true));
     }
 
-    /// The runner: teardown was triggered. Not ready, for good.
+    /// The runner: teardown was triggered. Not ready, for good; announced before this returns,
+    /// so before anything teardown emits next.
     pub(crate) fn drain(&self) {
-        self.update("teardown", |state| state.draining = true);
+        let state = self.update("teardown", |state| state.draining = true);
+        drop(self.announced(state));
     }
 
     /// The runner, at the end: no more events; returns when the group first became ready and
     /// the handles that never were set.
     pub(crate) fn finish(&self) -> (Option<Duration>, Vec<String>) {
-        self.update("teardown", |state| {
+        let state = self.update("teardown", |state| {
             state.draining = true;
             state.running = false;
         });
-        let mut state = self.state.lock();
+        let mut state = self.announced(state);
         state.sink = None;
         let never = state
             .handles
@@ -132,6 +170,23 @@ impl Shared {
 
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// Ends a thread's turn at announcing if a sink panicked (a `tracing` subscriber may), so that
+/// later transitions are announced and `drain`/`finish` do not wait for good. Disarmed (`None`)
+/// on the normal path, which ends the turn itself.
+struct Announcing<'a>(Option<&'a Shared>);
+
+impl Drop for Announcing<'_> {
+    fn drop(&mut self) {
+        let Some(shared) = self.0 else { return };
+        let mut state = shared.state.lock();
+        state.announcing = false;
+        // What the panic left queued is dropped with it.
+        state.pending.clear();
+        drop(state);
+        shared.cond.notify_all();
     }
 }
 
@@ -185,8 +240,10 @@ impl ReadyHandle {
         } else {
             format!("'{}' not ready", self.name())
         };
-        self.shared
-            .update(&reason, |state| state.handles[self.index].1 = value);
+        drop(
+            self.shared
+                .update(&reason, |state| state.handles[self.index].1 = value),
+        );
     }
 
     /// The name it was declared with.

@@ -358,6 +358,11 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             }
             Err(source) => {
                 herald.close();
+                // Nothing was queued: the observer thread only drops the observer and ends.
+                // Joined, never dropped (that would detach it, see design.md).
+                if let Some(thread) = observer_thread {
+                    let _ = thread.join();
+                }
                 let error = Error::Helper {
                     thread: "systemd",
                     skipped: Vec::new(),
@@ -798,10 +803,15 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// keeps running until the delay, the budget or a second stop request is over.
     fn lame_duck(&mut self) {
         let Some(delay) = self.lame_duck else { return };
+        // Nothing serves any more (a lone actor's exit, say): nothing to keep serving.
+        if self.core.live.all_done() {
+            return;
+        }
         let begin = self.now();
         self.core.emit(Note::LameDuck { delay });
         let deadline = min_deadline(Some(begin.saturating_add(delay)), self.budget_deadline);
-        match self.wait(deadline, |_| false) {
+        // Ends early, too, once the last actor has gone meanwhile.
+        match self.wait(deadline, |core| core.live.all_done()) {
             Wait::Escalated => self.escalating = Some(self.requested_escalation()),
             Wait::Expired if self.budget_spent() => self.escalating = Some(Escalation::Budget),
             Wait::Expired | Wait::Done => {}

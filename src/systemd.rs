@@ -59,7 +59,11 @@ impl Notifier {
         if std::env::var_os("NOTIFY_SOCKET").is_none() {
             return Ok(None);
         }
-        let watchdog = sd_notify::watchdog_enabled().map(|period| period / 2);
+        // A zero period is no watchdog (`sd_watchdog_enabled(3)` refuses it), not a ping every
+        // zero microseconds from a spinning thread.
+        let watchdog = sd_notify::watchdog_enabled()
+            .filter(|period| !period.is_zero())
+            .map(|period| period / 2);
         Self::start_with(config, watchdog, Box::new(send)).map(Some)
     }
 
@@ -115,11 +119,11 @@ impl Notifier {
             }
             Note::Ready => message.push_str("READY=1\nSTATUS=ready"),
             Note::NotReady { reason } => {
-                let _ = write!(message, "STATUS=not ready: {reason}");
+                let _ = write!(message, "STATUS=not ready: {}", OneLine(reason));
             }
             Note::Triggered { cause } => {
                 triggered = true;
-                let _ = write!(message, "STOPPING=1\nSTATUS=stopping: {cause}");
+                let _ = write!(message, "STOPPING=1\nSTATUS=stopping: {}", OneLine(cause));
             }
             Note::LameDuck { delay } => {
                 let _ = write!(
@@ -135,7 +139,7 @@ impl Notifier {
                     "STATUS=stopping: stage {}/{} '{}'",
                     index + 1,
                     self.stage_count,
-                    stages[*index]
+                    OneLine(&stages[*index])
                 );
                 if let Some(extend) = self.extension(*index) {
                     let _ = write!(message, "\nEXTEND_TIMEOUT_USEC={}", usec(extend));
@@ -143,11 +147,19 @@ impl Notifier {
             }
             Note::Escalated { actor } => {
                 unhealthy = true;
-                let _ = write!(message, "STATUS=stopping: '{}' escalated", names[*actor]);
+                let _ = write!(
+                    message,
+                    "STATUS=stopping: '{}' escalated",
+                    OneLine(&names[*actor])
+                );
             }
             Note::Abandoned { actor } => {
                 unhealthy = true;
-                let _ = write!(message, "STATUS=stopping: '{}' abandoned", names[*actor]);
+                let _ = write!(
+                    message,
+                    "STATUS=stopping: '{}' abandoned",
+                    OneLine(&names[*actor])
+                );
             }
             _ => return,
         }
@@ -182,7 +194,9 @@ impl Notifier {
     pub(crate) fn close(&self, status: &str) {
         let mut state = self.state.lock();
         if !state.closed {
-            state.messages.push_back(format!("STATUS={status}"));
+            state
+                .messages
+                .push_back(format!("STATUS={}", OneLine(status)));
             state.closed = true;
         }
         self.cond.notify_all();
@@ -236,7 +250,8 @@ impl Notifier {
                         }
                         if let Some(name) = blocked.filter(|name| !name.is_empty()) {
                             state.messages.push_back(format!(
-                                "STATUS=stopping: the interrupt of '{name}' is blocked"
+                                "STATUS=stopping: the interrupt of '{}' is blocked",
+                                OneLine(&name)
                             ));
                         }
                         if state.healthy && state.hooks.iter().all(|hook| !hook.3) {
@@ -261,14 +276,32 @@ impl Notifier {
     }
 }
 
+/// A value in a notify message: every line of a message is an assignment to systemd, so a line
+/// break in a value (an error's text, a panic message, a stop reason, a name) is written as a
+/// space, never as a line of its own (`\nWATCHDOG=1` in an error's text must not ping).
+struct OneLine<'a>(&'a str);
+
+impl std::fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, part) in self.0.split(['\n', '\r']).enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
 /// Sends one message. A failure (no manager listening any more) is not the group's to report:
 /// the service keeps running, as `sd_notify(3)` callers do.
 fn send(message: &str) {
     let _ = sd_notify::notify(&[NotifyState::Custom(message)]);
 }
 
-fn usec(duration: Duration) -> u32 {
-    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+/// Microseconds, as systemd reads them (a 64-bit value; `u32` would cap a bound at 71 minutes).
+fn usec(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(all(test, not(any(loom, shuttle))))]
@@ -374,6 +407,34 @@ mod tests {
             "a ping after the escalation: {rest:?}"
         );
         assert_eq!(rest.last().map(String::as_str), Some("STATUS=stopped"));
+    }
+
+    /// An extension longer than `u32::MAX` microseconds (71 minutes) is sent in full: systemd
+    /// reads a 64-bit value, and a drain bounded at two hours must not be cut at 71 minutes.
+    #[test]
+    fn i13_systemd_extends_the_timeout_past_71_minutes() {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let config = Config {
+            graces: vec![Some(Duration::from_secs(7200))],
+            budget: None,
+            kill_grace: Some(Duration::from_secs(1)),
+        };
+        let transport: Transport = Box::new(move |message: &str| {
+            let _ = tx.lock().unwrap().send(message.to_owned());
+        });
+        let (notifier, thread) = Notifier::start_with(config, None, transport).unwrap();
+        let names = ["worker".to_owned()];
+        let stages = ["default".to_owned()];
+        notifier.note(&Note::StageBegun { index: 0 }, &names, &stages);
+        notifier.close("stopped");
+        assert!(notifier.wait_done(FUSE));
+        thread.join().unwrap();
+        let sent: Vec<String> = rx.try_iter().collect();
+        assert_eq!(
+            sent[0],
+            "STATUS=stopping: stage 1/1 'default'\nEXTEND_TIMEOUT_USEC=7201000000"
+        );
     }
 
     /// A stage with a grace extends systemd's stop timeout by the grace plus the kill grace; one

@@ -67,6 +67,8 @@ fn child_process_entry() {
         "sleeper" => children::sleeper(),
         #[cfg(feature = "systemd")]
         "systemd-lifecycle" => systemd::lifecycle(),
+        #[cfg(feature = "systemd")]
+        "systemd-multiline" => systemd::multiline(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -630,6 +632,51 @@ mod systemd {
         say(&format!("ended: {}", report.trigger_summary()));
     }
 
+    /// The child: a group reporting to systemd whose first exit is an error with a line break in
+    /// its text (as a panic's `assert_eq!` message, or text from a peer, may have).
+    pub(super) fn multiline() {
+        let mut group = Group::new();
+        group.systemd();
+        group
+            .actor("db")
+            .add(|| Err("disk full\nINJECTED=1".into()), |_| {});
+        let report = group.run_with_report();
+        say(&format!("ended: {}", report.trigger_summary()));
+    }
+
+    /// An error's text goes into `STATUS=` with its line breaks folded: every line of a notify
+    /// message is an assignment to systemd, so a line break in a value would add one.
+    #[test]
+    fn i13_systemd_status_cannot_carry_a_line_of_its_own() {
+        let (_dir, socket, path) = notify_socket();
+        let child = Scenario::spawn_with("systemd-multiline", |command| {
+            command
+                .env("NOTIFY_SOCKET", &path)
+                .env_remove("WATCHDOG_USEC");
+        });
+        let mut messages = Vec::new();
+        loop {
+            let message = receive(&socket);
+            let last = message.starts_with("STATUS=stopped");
+            messages.push(message);
+            if last {
+                break;
+            }
+        }
+        let ended = child.end();
+        assert!(ended.status.success(), "{}", ended.output);
+        assert!(
+            messages.iter().any(|message| message.contains("disk full")),
+            "{messages:?}"
+        );
+        assert!(
+            !messages
+                .iter()
+                .any(|message| message.lines().any(|line| line.starts_with("INJECTED"))),
+            "a value's line break became an assignment: {messages:?}"
+        );
+    }
+
     /// Binds a notify socket in a fresh directory.
     fn notify_socket() -> (tempdir::Dir, UnixDatagram, std::path::PathBuf) {
         let dir = tempdir::Dir::new();
@@ -707,6 +754,45 @@ mod systemd {
             ],
             "all messages: {messages:?}"
         );
+    }
+
+    /// `WATCHDOG_USEC=0` is no watchdog (`sd_watchdog_enabled(3)` refuses a zero period): no
+    /// pings, rather than a ping every zero microseconds from a spinning thread.
+    #[test]
+    fn i13_systemd_zero_watchdog_period_is_no_watchdog() {
+        let (_dir, socket, path) = notify_socket();
+        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
+            command
+                .env("NOTIFY_SOCKET", &path)
+                .env("WATCHDOG_USEC", "0")
+                .env_remove("WATCHDOG_PID")
+                .stdin(Stdio::piped());
+        });
+        let mut messages = Vec::new();
+        loop {
+            let message = receive(&socket);
+            let ready = message.starts_with("READY=1");
+            messages.push(message);
+            if ready {
+                break;
+            }
+        }
+        drop(child.child.stdin.take());
+        loop {
+            let message = receive(&socket);
+            let last = message.starts_with("STATUS=stopped");
+            messages.push(message);
+            if last {
+                break;
+            }
+        }
+        let ended = child.end();
+        assert!(ended.status.success(), "{}", ended.output);
+        let pings = messages
+            .iter()
+            .filter(|message| *message == "WATCHDOG=1\n")
+            .count();
+        assert_eq!(pings, 0, "{} messages", messages.len());
     }
 
     /// Without `NOTIFY_SOCKET` the notifier does nothing, and the group runs as usual.

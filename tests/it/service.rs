@@ -348,3 +348,81 @@ fn i13_lame_duck_is_skipped_when_the_start_failed() {
     assert_eq!(report.ready_at(), None);
     assert!(report.into_result().is_err());
 }
+
+/// `Group::lame_duck` says the delay is skipped when every actor is already gone: nothing serves,
+/// so there is nothing to keep serving. A lone actor that exits is the trigger and leaves nothing
+/// running; on a manual clock nobody advances, a delay that is not skipped hangs `run`.
+#[test]
+fn i13_lame_duck_is_skipped_when_every_actor_is_gone() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock).lame_duck(Duration::from_secs(3600));
+    group.actor("job").add(|| Ok(()), |_| {});
+    let report = spawn_report(group).join();
+    // Skipped, or (if the runner looked before the job had left) cut short at once.
+    assert_eq!(
+        report.lame_duck().unwrap_or_default(),
+        Duration::ZERO,
+        "{report}"
+    );
+    assert!(report.into_result().is_ok());
+}
+
+/// A readiness event reaches an inline observer (no budget) with no readiness lock held. Here the
+/// observer and an actor share an application lock, the actor holding it while it clears its
+/// handle (a status struct updated by both, say): an observer called under the readiness lock
+/// waits for the application lock while the actor, holding it, waits for the readiness lock.
+#[test]
+fn i13_readiness_events_reach_the_observer_outside_the_readiness_lock() {
+    let mut group = Group::new();
+    let app = Arc::new(Mutex::new(()));
+    let (in_observer, observer_entered) = mpsc::channel();
+    let (texts_tx, texts_rx) = mpsc::channel();
+    {
+        let app = Arc::clone(&app);
+        let (in_observer, texts_tx) = (Mutex::new(in_observer), Mutex::new(texts_tx));
+        group.observe(move |event| {
+            let text = event.to_string();
+            if text == "ready" {
+                let _ = in_observer.lock().unwrap().send(());
+                drop(app.lock().unwrap());
+            }
+            let _ = texts_tx.lock().unwrap().send(text);
+        });
+    }
+    let (a, b) = (group.ready_handle("a"), group.ready_handle("b"));
+    let first = commanded(&mut group, "first");
+    let second = commanded(&mut group, "second");
+    let stop = group.stop_handle();
+    let pending = spawn_report(group);
+
+    let a = Arc::new(a);
+    let handle = Arc::clone(&a);
+    on_actor(&first, move || handle.ready());
+    // `first` takes the application lock, then clears `a` once the observer is running.
+    let (held_tx, held) = mpsc::channel();
+    let (done_tx, done) = mpsc::channel();
+    first
+        .send(Box::new(move || {
+            let guard = app.lock().unwrap();
+            held_tx.send(()).unwrap();
+            observer_entered.recv_timeout(FUSE).unwrap();
+            a.not_ready();
+            drop(guard);
+            done_tx.send(()).unwrap();
+        }))
+        .unwrap();
+    held.recv_timeout(FUSE).unwrap();
+    // `second` makes the group ready: the `ready` event goes to the observer.
+    second.send(Box::new(move || b.ready())).unwrap();
+    done.recv_timeout(FUSE)
+        .expect("deadlock: the observer was called under the readiness lock");
+    stop.stop("done");
+    let report = pending.join();
+    let readiness: Vec<String> = texts_rx
+        .try_iter()
+        .filter(|text| text == "ready" || text.starts_with("not ready"))
+        .collect();
+    assert_eq!(readiness, ["ready", "not ready: 'a' not ready"]);
+    assert!(report.ready_at().is_some());
+}
