@@ -37,6 +37,8 @@ pub(crate) struct Shared {
 struct State {
     /// One per declared handle: its name and whether it is set.
     handles: Vec<(String, bool)>,
+    /// One per declared handle: whether it was ever set (the report's `never_ready`).
+    ever_set: Vec<bool>,
     /// The runner started every actor and is running.
     running: bool,
     /// Teardown was triggered: never ready again.
@@ -62,6 +64,7 @@ impl Shared {
         Frozen::new(Self {
             state: Mutex::new(State {
                 handles: Vec::new(),
+                ever_set: Vec::new(),
                 running: false,
                 draining: false,
                 ready: false,
@@ -79,6 +82,7 @@ impl Shared {
     pub(crate) fn declare(shared: &Frozen<Self>, name: String) -> ReadyHandle {
         let mut state = shared.state.lock();
         state.handles.push((name, false));
+        state.ever_set.push(false);
         ReadyHandle {
             shared: Frozen::clone(shared),
             index: state.handles.len() - 1,
@@ -151,7 +155,7 @@ impl Shared {
     }
 
     /// The runner, at the end: no more events; returns when the group first became ready and
-    /// the handles that never were set.
+    /// the handles that were never set.
     pub(crate) fn finish(&self) -> (Option<Duration>, Vec<String>) {
         let state = self.update("teardown", |state| {
             state.draining = true;
@@ -162,8 +166,9 @@ impl Shared {
         let never = state
             .handles
             .iter()
-            .filter(|(_, set)| !*set)
-            .map(|(name, _)| name.clone())
+            .zip(&state.ever_set)
+            .filter(|(_, ever)| !**ever)
+            .map(|((name, _), _)| name.clone())
             .collect();
         (state.ready_at, never)
     }
@@ -240,10 +245,10 @@ impl ReadyHandle {
         } else {
             format!("'{}' not ready", self.name())
         };
-        drop(
-            self.shared
-                .update(&reason, |state| state.handles[self.index].1 = value),
-        );
+        drop(self.shared.update(&reason, |state| {
+            state.handles[self.index].1 = value;
+            state.ever_set[self.index] |= value;
+        }));
     }
 
     /// The name it was declared with.

@@ -672,8 +672,9 @@ impl<E> Report<E> {
         self.service.ready_at
     }
 
-    /// The [`ReadyHandle`](crate::ReadyHandle)s that were not set when the run ended, by name:
-    /// the conditions that kept (or would have kept) the group from being ready.
+    /// The [`ReadyHandle`](crate::ReadyHandle)s that were never set during the run, by name: the
+    /// conditions that kept (or would have kept) the group from ever being ready. A handle set
+    /// once and cleared later is not among them.
     pub fn never_ready(&self) -> impl Iterator<Item = &str> {
         self.service.never_ready.iter().map(String::as_str)
     }

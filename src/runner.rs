@@ -558,6 +558,12 @@ fn spawn_actor<E: Send + Sync + 'static>(
         );
         return Err((error, unwind::drop_caught(execute)));
     }
+    if let Body::Supervised(supervisor) = &execute {
+        if let Err(problem) = supervisor.restart.check() {
+            let error = io::Error::new(io::ErrorKind::InvalidInput, problem);
+            return Err((error, unwind::drop_caught(execute)));
+        }
+    }
     let mut builder = thread::Builder::new().name(name.clone());
     if let Some(bytes) = stack {
         builder = builder.stack_size(bytes);

@@ -23,9 +23,9 @@
 //!
 //! So whichever takes the lock first decides: either the interrupt finds the new incarnation's
 //! interrupt installed and calls it, or the thread finds `interrupted` set and starts nothing.
-//! The loom model `i13_supervise_restart_races_teardown` checks it, and fails (a hang: an
-//! incarnation nobody interrupts) when the check is made outside the lock
-//! (`.ci/seeded/supervise-check-outside-lock.diff`).
+//! The loom models `i13_supervise_restart_races_a_first_exit` and `..._a_stop_request` check
+//! it, and fail (a hang: an incarnation nobody interrupts) when the check is made outside the
+//! lock (`.ci/seeded/supervise-check-outside-lock.diff`).
 //!
 //! When an incarnation ends, the thread takes its interrupt back (if the actor's interrupt has not
 //! taken it) and drops it uncalled, catching a panic of its `Drop` for the report. No user code
@@ -145,15 +145,11 @@ impl Restart {
     /// the intensity window, never more than `max`. Zero restarts at once (and `initial` zero
     /// stays zero).
     ///
-    /// # Panics
-    ///
-    /// If `initial` is longer than `max`: most likely the two were swapped.
+    /// An `initial` longer than `max` (most likely the two were swapped) is not accepted: the
+    /// actor never starts, and `run` returns an [`Error::Spawn`](crate::Error::Spawn) of kind
+    /// `InvalidInput` naming it, as for any failed start (F03). [`Restart::check`] says so
+    /// earlier, for values read from a configuration file.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        assert!(
-            initial <= max,
-            "rungroup: restart backoff starts at {initial:?}, longer than its maximum {max:?} \
-             (backoff(initial, max): were the two swapped?)"
-        );
         self.initial = initial;
         self.max = max;
         self
@@ -163,19 +159,47 @@ impl Restart {
     /// `max_restarts` zero never restarts (the actor behaves as a plain one; Erlang/OTP allows it
     /// too).
     ///
-    /// # Panics
-    ///
-    /// If `within` is zero while `max_restarts` is not: no restart would ever count against the
-    /// limit, so a failing actor would be restarted forever.
+    /// A zero `within` with a non-zero `max_restarts` is not accepted (no restart would ever
+    /// count against the limit, so a failing actor would be restarted forever): the actor never
+    /// starts, as for a bad [`backoff`](Self::backoff).
     pub fn intensity(mut self, max_restarts: u32, within: Duration) -> Self {
-        assert!(
-            max_restarts == 0 || !within.is_zero(),
-            "rungroup: a restart intensity of {max_restarts} restarts within zero time limits \
-             nothing: give the window a length"
-        );
         self.max_restarts = max_restarts;
         self.within = within;
         self
+    }
+
+    /// Whether this policy can be used: `Err` with what is wrong, in words, otherwise. A
+    /// supervised actor whose policy fails this check never starts: `run` returns an
+    /// [`Error::Spawn`](crate::Error::Spawn) naming the actor, of kind `InvalidInput`, as for any
+    /// failed start (F03). Call it where the values come from a configuration file, to say so
+    /// earlier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rungroup::Restart;
+    /// use std::time::Duration;
+    ///
+    /// let swapped = Restart::transient().backoff(Duration::from_secs(10), Duration::from_secs(1));
+    /// assert!(swapped.check().unwrap_err().contains("longer than its maximum"));
+    /// assert!(Restart::transient().check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.initial > self.max {
+            return Err(format!(
+                "the restart backoff starts at {:?}, longer than its maximum {:?} \
+                 (backoff(initial, max): were the two swapped?)",
+                self.initial, self.max
+            ));
+        }
+        if self.max_restarts != 0 && self.within.is_zero() {
+            return Err(format!(
+                "a restart intensity of {} restarts within zero time limits nothing: give the \
+                 window a length",
+                self.max_restarts
+            ));
+        }
+        Ok(())
     }
 
     /// Whether an exit with this result is one to restart after.
@@ -239,7 +263,7 @@ enum Incarnations<E> {
 
 /// A supervised actor as configured: what its thread runs instead of a single execute.
 pub(crate) struct Supervisor<E> {
-    restart: Restart,
+    pub(crate) restart: Restart,
     incarnations: Incarnations<E>,
     shared: Arc<Shared<E>>,
 }

@@ -130,7 +130,16 @@ impl Notifier {
                     message,
                     "STATUS=stopping: lame duck, {} ms before the first stage\nEXTEND_TIMEOUT_USEC={}",
                     delay.as_millis(),
-                    usec(*delay)
+                    // With one kill grace of slack (at least 1 s), as a stage gets: the first
+                    // stage's own extension comes only after the delay.
+                    usec(
+                        delay.saturating_add(
+                            self.config
+                                .kill_grace
+                                .unwrap_or_default()
+                                .max(Duration::from_secs(1))
+                        )
+                    )
                 );
             }
             Note::StageBegun { index } => {
@@ -440,10 +449,12 @@ mod tests {
     /// A stage with a grace extends systemd's stop timeout by the grace plus the kill grace; one
     /// without a deadline does not.
     #[test]
-    fn i13_systemd_extends_the_timeout_for_a_bounded_stage_only() {
+    fn i13_systemd_extends_the_timeout_for_the_lame_duck_and_a_bounded_stage_only() {
         let (notifier, thread, rx) = started(Duration::from_secs(3600));
         let names = ["worker".to_owned()];
         let stages = ["default".to_owned(), "drain".to_owned()];
+        let delay = Duration::from_secs(5);
+        notifier.note(&Note::LameDuck { delay }, &names, &stages);
         notifier.note(&Note::StageBegun { index: 0 }, &names, &stages);
         notifier.note(&Note::StageBegun { index: 1 }, &names, &stages);
         notifier.close("stopped");
@@ -453,6 +464,9 @@ mod tests {
         assert_eq!(
             sent,
             [
+                // The delay plus one kill grace: the first stage's message comes after it.
+                "STATUS=stopping: lame duck, 5000 ms before the first stage\n\
+                 EXTEND_TIMEOUT_USEC=6000000",
                 "STATUS=stopping: stage 1/2 'default'",
                 "STATUS=stopping: stage 2/2 'drain'\nEXTEND_TIMEOUT_USEC=11000000",
                 "STATUS=stopped",

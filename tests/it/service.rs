@@ -426,3 +426,22 @@ fn i13_readiness_events_reach_the_observer_outside_the_readiness_lock() {
     assert_eq!(readiness, ["ready", "not ready: 'a' not ready"]);
     assert!(report.ready_at().is_some());
 }
+
+/// `never_ready` names the handles that were never set, not those cleared at the end.
+#[test]
+fn i13_never_ready_does_not_name_a_handle_set_once_and_cleared() {
+    let mut group = Group::new();
+    let (db, cache) = (group.ready_handle("db"), group.ready_handle("cache"));
+    let _never = group.ready_handle("never");
+    group.actor("init").add(
+        move || {
+            db.ready();
+            cache.ready();
+            cache.not_ready();
+            Err("stop".into())
+        },
+        |_| {},
+    );
+    let report = spawn_report(group).join();
+    assert_eq!(report.never_ready().collect::<Vec<_>>(), ["never"]);
+}
