@@ -655,14 +655,7 @@ mod systemd {
                 .env_remove("WATCHDOG_USEC");
         });
         let mut messages = Vec::new();
-        loop {
-            let message = receive(&socket);
-            let last = message.starts_with("STATUS=stopped");
-            messages.push(message);
-            if last {
-                break;
-            }
-        }
+        receive_until(&socket, &mut messages, |m| m.starts_with("STATUS=stopped"));
         let ended = child.end();
         assert!(ended.status.success(), "{}", ended.output);
         assert!(
@@ -686,6 +679,37 @@ mod systemd {
         (dir, socket, path)
     }
 
+    /// Receives messages into `messages` up to and including the first that `last` accepts.
+    fn receive_until(
+        socket: &UnixDatagram,
+        messages: &mut Vec<String>,
+        last: impl Fn(&str) -> bool,
+    ) {
+        loop {
+            let message = receive(socket);
+            let done = last(&message);
+            messages.push(message);
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// Starts the `systemd-lifecycle` scenario reporting to `path`, with `WATCHDOG_USEC` set to
+    /// `watchdog_usec` if given; it runs until its stdin is closed.
+    fn lifecycle_child(path: &std::path::Path, watchdog_usec: Option<&str>) -> Scenario {
+        Scenario::spawn_with("systemd-lifecycle", |command| {
+            command
+                .env("NOTIFY_SOCKET", path)
+                .env_remove("WATCHDOG_PID")
+                .stdin(Stdio::piped());
+            match watchdog_usec {
+                Some(usec) => command.env("WATCHDOG_USEC", usec),
+                None => command.env_remove("WATCHDOG_USEC"),
+            };
+        })
+    }
+
     fn receive(socket: &UnixDatagram) -> String {
         let mut buffer = [0u8; 4096];
         let len = socket
@@ -700,40 +724,13 @@ mod systemd {
     #[test]
     fn i13_systemd_notify_protocol_on_a_real_socket() {
         let (_dir, socket, path) = notify_socket();
-        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
-            command
-                .env("NOTIFY_SOCKET", &path)
-                .env("WATCHDOG_USEC", "20000")
-                .env_remove("WATCHDOG_PID")
-                .stdin(Stdio::piped());
-        });
+        let mut child = lifecycle_child(&path, Some("20000"));
         let mut messages = Vec::new();
         // Ready, and then at least one ping after it: the watchdog runs while healthy.
-        loop {
-            let message = receive(&socket);
-            let ready = message.starts_with("READY=1");
-            messages.push(message);
-            if ready {
-                break;
-            }
-        }
-        loop {
-            let message = receive(&socket);
-            let ping = message == "WATCHDOG=1\n";
-            messages.push(message);
-            if ping {
-                break;
-            }
-        }
+        receive_until(&socket, &mut messages, |m| m.starts_with("READY=1"));
+        receive_until(&socket, &mut messages, |m| m == "WATCHDOG=1\n");
         drop(child.child.stdin.take());
-        loop {
-            let message = receive(&socket);
-            let last = message.starts_with("STATUS=stopped");
-            messages.push(message);
-            if last {
-                break;
-            }
-        }
+        receive_until(&socket, &mut messages, |m| m.starts_with("STATUS=stopped"));
         let ended = child.end();
         assert!(ended.status.success(), "{}", ended.output);
         assert_eq!(ended.lines, ["ended: actor 'stdin' exited first (ok)"]);
@@ -761,31 +758,11 @@ mod systemd {
     #[test]
     fn i13_systemd_zero_watchdog_period_is_no_watchdog() {
         let (_dir, socket, path) = notify_socket();
-        let mut child = Scenario::spawn_with("systemd-lifecycle", |command| {
-            command
-                .env("NOTIFY_SOCKET", &path)
-                .env("WATCHDOG_USEC", "0")
-                .env_remove("WATCHDOG_PID")
-                .stdin(Stdio::piped());
-        });
+        let mut child = lifecycle_child(&path, Some("0"));
         let mut messages = Vec::new();
-        loop {
-            let message = receive(&socket);
-            let ready = message.starts_with("READY=1");
-            messages.push(message);
-            if ready {
-                break;
-            }
-        }
+        receive_until(&socket, &mut messages, |m| m.starts_with("READY=1"));
         drop(child.child.stdin.take());
-        loop {
-            let message = receive(&socket);
-            let last = message.starts_with("STATUS=stopped");
-            messages.push(message);
-            if last {
-                break;
-            }
-        }
+        receive_until(&socket, &mut messages, |m| m.starts_with("STATUS=stopped"));
         let ended = child.end();
         assert!(ended.status.success(), "{}", ended.output);
         let pings = messages

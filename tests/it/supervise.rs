@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use rungroup::{
-    BoxError, Cause, Event, Group, ManualClock, Outcome, Policy, Restart, Stage, StopToken, Trigger,
+    ActorBuilder, BoxError, Cause, Event, Group, ManualClock, Outcome, Policy, Restart, Stage,
+    StopToken, Trigger,
 };
 
 use crate::common::{Drops, FUSE, Latch, Log, payload_text, report_of, run_catching, spawn_report};
@@ -21,6 +22,25 @@ type Pair = (
 /// A restart policy that restarts at once.
 fn at_once(restart: Restart) -> Restart {
     restart.backoff(Duration::ZERO, Duration::ZERO)
+}
+
+/// Adds `builder`'s actor supervised under `restart`, each incarnation built by `make` from its
+/// number (0, 1, ...); returns how many times the factory has been called.
+fn numbered<X, I>(
+    builder: ActorBuilder<'_, BoxError>,
+    restart: Restart,
+    mut make: impl FnMut(usize) -> (X, I) + Send + 'static,
+) -> Arc<AtomicUsize>
+where
+    X: FnOnce() -> Result<(), BoxError> + Send + 'static,
+    I: FnOnce(&Cause<BoxError>) + Send + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    builder.supervise(restart, move || {
+        make(counter.fetch_add(1, Ordering::SeqCst))
+    });
+    calls
 }
 
 /// An incarnation that runs until its interrupt, which logs `interrupted <n>`; its execute says
@@ -123,19 +143,14 @@ fn i13_supervise_restarts_after_err_and_panic_keeping_each_outcome() {
     let seen = watch(&mut group);
     let log = Log::new();
     let (started, started_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let (log, calls) = (log.clone(), Arc::clone(&calls));
-        group
-            .actor("flaky")
-            .supervise(at_once(Restart::transient()), move || {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0 => ending(0, &log, || Err("first failure".into())),
-                    1 => ending(1, &log, || panic!("second failure")),
-                    n => waiting(n, &log, &started),
-                }
-            });
-    }
+    let calls = numbered(group.actor("flaky"), at_once(Restart::transient()), {
+        let log = log.clone();
+        move |n| match n {
+            0 => ending(0, &log, || Err("first failure".into())),
+            1 => ending(1, &log, || panic!("second failure")),
+            n => waiting(n, &log, &started),
+        }
+    });
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     group.actor("job").add(
         move || {
@@ -193,18 +208,13 @@ fn i13_supervise_permanent_restarts_after_ok_and_transient_does_not() {
     let mut group = Group::new();
     let log = Log::new();
     let (started, started_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let (log, calls) = (log.clone(), Arc::clone(&calls));
-        group
-            .actor("always")
-            .supervise(at_once(Restart::permanent()), move || {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    n @ (0 | 1) => ending(n, &log, || Ok(())),
-                    n => waiting(n, &log, &started),
-                }
-            });
-    }
+    numbered(group.actor("always"), at_once(Restart::permanent()), {
+        let log = log.clone();
+        move |n| match n {
+            0 | 1 => ending(n, &log, || Ok(())),
+            n => waiting(n, &log, &started),
+        }
+    });
     let stop = group.stop_handle();
     let pending = spawn_report(group);
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(2));
@@ -218,16 +228,9 @@ fn i13_supervise_permanent_restarts_after_ok_and_transient_does_not() {
 
     // Transient: a clean exit ends the actor, and (critical) triggers teardown.
     let mut group = Group::new();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let calls = Arc::clone(&calls);
-        group
-            .actor("once")
-            .supervise(at_once(Restart::transient()), move || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                (|| Ok(()), |_: &Cause<BoxError>| {})
-            });
-    }
+    let calls = numbered(group.actor("once"), at_once(Restart::transient()), |_| {
+        (|| Ok(()), |_: &Cause<BoxError>| {})
+    });
     let report = report_of(group);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(report.actors()[0].restarts.is_empty());
@@ -240,17 +243,11 @@ fn i13_supervise_transient_ok_exit_follows_the_policy() {
     // An on-error actor whose incarnation returns Ok: not restarted, and no teardown either.
     let mut group = Group::new();
     let seen = watch(&mut group);
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let calls = Arc::clone(&calls);
-        group.actor("init").policy(Policy::OnError).supervise(
-            at_once(Restart::transient()),
-            move || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                (|| Ok(()), |_: &Cause<BoxError>| {})
-            },
-        );
-    }
+    let calls = numbered(
+        group.actor("init").policy(Policy::OnError),
+        at_once(Restart::transient()),
+        |_| (|| Ok(()), |_: &Cause<BoxError>| {}),
+    );
     let stop = group.stop_handle();
     group.actor("server").add_token(|token| {
         token.wait();
@@ -280,18 +277,13 @@ fn i13_supervise_intensity_limit_gives_up_and_run_returns_the_last_error() {
     let clock = ManualClock::new();
     let mut group = Group::new();
     group.clock(clock.clone());
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let calls = Arc::clone(&calls);
-        let restart = at_once(Restart::transient()).intensity(2, Duration::from_secs(60));
-        group.actor("crashy").supervise(restart, move || {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            (
-                move || Err(format!("failure {n}").into()),
-                |_: &Cause<BoxError>| {},
-            )
-        });
-    }
+    let restart = at_once(Restart::transient()).intensity(2, Duration::from_secs(60));
+    let calls = numbered(group.actor("crashy"), restart, |n| {
+        (
+            move || Err(format!("failure {n}").into()),
+            |_: &Cause<BoxError>| {},
+        )
+    });
     let interrupted = Log::new();
     {
         let interrupted = interrupted.clone();
@@ -335,28 +327,23 @@ fn i13_supervise_intensity_counts_only_restarts_within_the_window() {
     let clock = ManualClock::new();
     let mut group = Group::new();
     group.clock(clock.clone());
-    let calls = Arc::new(AtomicUsize::new(0));
     let (started, started_rx) = mpsc::channel();
     let (fail_tx, fail_rx) = mpsc::channel::<()>();
     let fail_rx = Arc::new(Mutex::new(fail_rx));
-    {
-        let calls = Arc::clone(&calls);
-        let restart = at_once(Restart::transient()).intensity(1, Duration::from_secs(10));
-        group.actor("crashy").supervise(restart, move || {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            let (started, fail_rx) = (started.clone(), Arc::clone(&fail_rx));
-            (
-                move || {
-                    let _ = started.send(n);
-                    if n == 1 {
-                        let _ = fail_rx.lock().unwrap().recv();
-                    }
-                    Err(format!("failure {n}").into())
-                },
-                |_: &Cause<BoxError>| {},
-            )
-        });
-    }
+    let restart = at_once(Restart::transient()).intensity(1, Duration::from_secs(10));
+    let calls = numbered(group.actor("crashy"), restart, move |n| {
+        let (started, fail_rx) = (started.clone(), Arc::clone(&fail_rx));
+        (
+            move || {
+                let _ = started.send(n);
+                if n == 1 {
+                    let _ = fail_rx.lock().unwrap().recv();
+                }
+                Err(format!("failure {n}").into())
+            },
+            |_: &Cause<BoxError>| {},
+        )
+    });
     let pending = spawn_report(group);
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(0));
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(1));
@@ -374,15 +361,10 @@ fn i13_supervise_intensity_counts_only_restarts_within_the_window() {
 #[test]
 fn i13_supervise_intensity_zero_never_restarts() {
     let mut group = Group::new();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let calls = Arc::clone(&calls);
-        let restart = Restart::permanent().intensity(0, Duration::ZERO);
-        group.actor("once").supervise(restart, move || {
-            calls.fetch_add(1, Ordering::SeqCst);
-            (|| Err("no".into()), |_: &Cause<BoxError>| {})
-        });
-    }
+    let restart = Restart::permanent().intensity(0, Duration::ZERO);
+    let calls = numbered(group.actor("once"), restart, |_| {
+        (|| Err("no".into()), |_: &Cause<BoxError>| {})
+    });
     let report = report_of(group);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(report.actors()[0].restarts.is_empty());
@@ -399,20 +381,19 @@ fn i13_supervise_backoff_is_measured_on_the_group_clock_and_doubles() {
     let (started, started_rx) = mpsc::channel();
     // When each incarnation was built, on the group's clock.
     let built = Arc::new(Mutex::new(Vec::new()));
-    {
+    let restart = Restart::transient()
+        .backoff(Duration::from_secs(10), Duration::from_secs(15))
+        .intensity(5, Duration::from_secs(3600));
+    numbered(group.actor("slow"), restart, {
         let (log, built, clock) = (log.clone(), Arc::clone(&built), clock.clone());
-        let restart = Restart::transient()
-            .backoff(Duration::from_secs(10), Duration::from_secs(15))
-            .intensity(5, Duration::from_secs(3600));
-        group.actor("slow").supervise(restart, move || {
-            let mut built = built.lock().unwrap();
-            built.push(clock.now());
-            match built.len() - 1 {
-                n @ (0 | 1) => ending(n, &log, move || Err(format!("failure {n}").into())),
+        move |n| {
+            built.lock().unwrap().push(clock.now());
+            match n {
+                0 | 1 => ending(n, &log, move || Err(format!("failure {n}").into())),
                 n => waiting(n, &log, &started),
             }
-        });
-    }
+        }
+    });
     let stop = group.stop_handle();
     let pending = spawn_report(group);
 
@@ -464,26 +445,22 @@ fn i13_supervise_interrupt_reaches_the_current_incarnation_only() {
     let log = Log::new();
     let drops = Drops::new();
     let (started, started_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let (log, calls, drops) = (log.clone(), Arc::clone(&calls), drops.clone());
-        group
-            .actor("worker")
-            .supervise(at_once(Restart::transient()), move || {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                let (execute, interrupt) = if n < 2 {
-                    ending(n, &log, || Err("again".into()))
-                } else {
-                    waiting(n, &log, &started)
-                };
-                // Every incarnation's interrupt owns a guard: called or not, it is dropped.
-                let guard = drops.guard();
-                (execute, move |cause: &Cause<BoxError>| {
-                    let _guard = guard;
-                    interrupt(cause);
-                })
-            });
-    }
+    numbered(group.actor("worker"), at_once(Restart::transient()), {
+        let (log, drops) = (log.clone(), drops.clone());
+        move |n| {
+            let (execute, interrupt) = if n < 2 {
+                ending(n, &log, || Err("again".into()))
+            } else {
+                waiting(n, &log, &started)
+            };
+            // Every incarnation's interrupt owns a guard: called or not, it is dropped.
+            let guard = drops.guard();
+            (execute, move |cause: &Cause<BoxError>| {
+                let _guard = guard;
+                interrupt(cause);
+            })
+        }
+    });
     let stop = group.stop_handle();
     let pending = spawn_report(group);
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(2));
@@ -506,19 +483,11 @@ fn i13_supervise_no_restart_once_teardown_has_begun() {
     group.clock(clock);
     let later = group.add_stage("later");
     let seen = watch(&mut group);
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let calls = Arc::clone(&calls);
-        let hour = Duration::from_secs(3600);
-        let restart = Restart::permanent().backoff(hour, hour);
-        group
-            .actor("sleeper")
-            .stage(later)
-            .supervise(restart, move || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                (|| Err("down".into()), |_: &Cause<BoxError>| {})
-            });
-    }
+    let hour = Duration::from_secs(3600);
+    let restart = Restart::permanent().backoff(hour, hour);
+    let calls = numbered(group.actor("sleeper").stage(later), restart, |_| {
+        (|| Err("down".into()), |_: &Cause<BoxError>| {})
+    });
     let (exit_tx, exit_rx) = mpsc::channel::<()>();
     group.actor("trigger").stage(Stage::DEFAULT).add(
         move || {
@@ -570,17 +539,13 @@ fn i13_supervise_panicking_factory_counts_as_a_panicking_incarnation() {
     let mut group = Group::new();
     let log = Log::new();
     let (started, started_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let (log, calls) = (log.clone(), Arc::clone(&calls));
-        group
-            .actor("builder")
-            .supervise(at_once(Restart::transient()), move || {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                assert!(n > 0, "factory broke");
-                waiting(n, &log, &started)
-            });
-    }
+    numbered(group.actor("builder"), at_once(Restart::transient()), {
+        let log = log.clone();
+        move |n| {
+            assert!(n > 0, "factory broke");
+            waiting(n, &log, &started)
+        }
+    });
     let stop = group.stop_handle();
     let pending = spawn_report(group);
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(1));
@@ -619,26 +584,22 @@ fn i13_supervise_panicking_drop_of_an_uncalled_interrupt_is_recorded() {
     let mut group = Group::new();
     let log = Log::new();
     let (started, started_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    {
-        let (log, calls) = (log.clone(), Arc::clone(&calls));
-        group
-            .actor("messy")
-            .supervise(at_once(Restart::transient()), move || {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                let (execute, interrupt) = if n == 0 {
-                    ending(n, &log, || Err("failed".into()))
-                } else {
-                    waiting(n, &log, &started)
-                };
-                // Not `then_some`: that would build (and drop) a grenade every time.
-                let grenade = if n == 0 { Some(Grenade) } else { None };
-                (execute, move |cause: &Cause<BoxError>| {
-                    let _grenade = grenade;
-                    interrupt(cause);
-                })
-            });
-    }
+    numbered(group.actor("messy"), at_once(Restart::transient()), {
+        let log = log.clone();
+        move |n| {
+            let (execute, interrupt) = if n == 0 {
+                ending(n, &log, || Err("failed".into()))
+            } else {
+                waiting(n, &log, &started)
+            };
+            // Not `then_some`: that would build (and drop) a grenade every time.
+            let grenade = if n == 0 { Some(Grenade) } else { None };
+            (execute, move |cause: &Cause<BoxError>| {
+                let _grenade = grenade;
+                interrupt(cause);
+            })
+        }
+    });
     let stop = group.stop_handle();
     let pending = spawn_report(group);
     assert_eq!(started_rx.recv_timeout(FUSE), Ok(1));
@@ -725,7 +686,6 @@ fn i13_supervise_bad_restart_policies_are_errors_not_panics() {
     for (restart, problem) in cases {
         assert!(restart.check().unwrap_err().contains(problem));
         let mut group = Group::new();
-        let built = Arc::new(AtomicUsize::new(0));
         let worker_ran = Arc::new(AtomicUsize::new(0));
         {
             let ran = Arc::clone(&worker_ran);
@@ -735,13 +695,9 @@ fn i13_supervise_bad_restart_policies_are_errors_not_panics() {
                 Ok(())
             });
         }
-        {
-            let built = Arc::clone(&built);
-            group.actor("consumer").supervise(restart, move || -> Pair {
-                built.fetch_add(1, Ordering::SeqCst);
-                (Box::new(|| Ok(())), Box::new(|_: &Cause<BoxError>| {}))
-            });
-        }
+        let built = numbered(group.actor("consumer"), restart, |_| {
+            (|| Ok(()), |_: &Cause<BoxError>| {})
+        });
         let report = report_of(group);
         assert_eq!(built.load(Ordering::SeqCst), 0, "the factory was called");
         match report.error() {
