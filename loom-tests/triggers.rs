@@ -162,3 +162,20 @@ fn t03_token_polled_with_wait_timeout_sees_what_preceded_the_stop() {
         || token_poll_sees_what_preceded_the_stop(|token| token.wait_timeout(Duration::ZERO)),
     );
 }
+
+/// T03, R07 (issue 12): `StopToken::stopped` against `stop` from another thread. The future
+/// checks the flag, then registers its waker under the token's lock and checks again; `stop`
+/// sets the flag, then takes the wakers under that lock. Either the future sees the flag or
+/// `stop` finds its waker: `block_on` always returns (a lost wake-up is a loom deadlock; the
+/// seeded bug `stopped-no-recheck` makes one).
+#[test]
+fn t03_i12_stopped_future_is_never_left_waiting() {
+    check("t03_i12_stopped_future_is_never_left_waiting", || {
+        let token = StopToken::new();
+        let stopper = token.clone();
+        let stopping = loom::thread::spawn(move || stopper.stop());
+        loom::future::block_on(token.stopped());
+        stopping.join().unwrap();
+        assert!(token.is_stopped());
+    });
+}

@@ -170,7 +170,7 @@ pub use report::{
 pub use signal::{SignalError, SignalSet};
 pub use stop::{StopHandle, StopOutcome};
 pub use supervise::{Incarnation, Restart};
-pub use token::StopToken;
+pub use token::{StopToken, Stopped};
 
 /// Whether this is the loom or shuttle build of the crate (`RUSTFLAGS="--cfg loom"` or
 /// `"--cfg shuttle"`), in which the crate's primitives are the model checker's and panic outside a
@@ -207,6 +207,7 @@ fn assert_send_sync() {
     send_sync::<StopHandle>();
     send_sync::<StopOutcome>();
     send_sync::<StopToken>();
+    send_sync::<Stopped>();
     send_sync::<Readiness>();
     send_sync::<ReadyHandle>();
     send_sync::<Restart>();

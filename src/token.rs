@@ -5,6 +5,9 @@
 //! when the execute first looks (R07).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -36,8 +39,17 @@ pub struct StopToken {
 
 struct Inner {
     stopped: AtomicBool,
-    lock: Mutex<()>,
+    /// The wakers of [`Stopped`] futures waiting for the stop; the lock is also the blocking
+    /// waiters' (with `cond`).
+    lock: Mutex<Wakers>,
     cond: Condvar,
+}
+
+/// The wakers of pending [`Stopped`] futures, each under the id of its future.
+#[derive(Default)]
+struct Wakers {
+    next_id: u64,
+    waiting: Vec<(u64, Waker)>,
 }
 
 impl StopToken {
@@ -47,7 +59,7 @@ impl StopToken {
         Self {
             inner: Arc::new(Inner {
                 stopped: AtomicBool::new(false),
-                lock: Mutex::new(()),
+                lock: Mutex::new(Wakers::default()),
                 cond: Condvar::new(),
             }),
         }
@@ -60,10 +72,44 @@ impl StopToken {
         // takes no lock, so this pair is its only edge: the `t03_token_polled_*` loom models
         // fail with Relaxed here.
         self.inner.stopped.store(true, Ordering::Release);
-        // Notify under the lock so a waiter between its check and its wait cannot miss it.
-        let guard = self.inner.lock.lock();
+        // Notify under the lock so a waiter between its check and its wait cannot miss it. A
+        // future registers its waker under the same lock after checking the flag, so it is either
+        // taken here or sees the flag: no lost wake-up. The wakers run after the lock is released
+        // (a waker is executor code).
+        let mut guard = self.inner.lock.lock();
         self.inner.cond.notify_all();
+        let wakers = std::mem::take(&mut guard.waiting);
         drop(guard);
+        for (_, waker) in wakers {
+            waker.wake();
+        }
+    }
+
+    /// A future that completes once the token is stopped (at once if it already is: tokens are
+    /// sticky, R07). It needs no runtime: it works on any executor (tokio, smol, async-std,
+    /// `futures::executor::block_on`), and an async actor can `select!` on it. Dropping it
+    /// before it completes unregisters it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let token = rungroup::StopToken::new();
+    /// let mut stopped = pin!(token.stopped());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(stopped.as_mut().poll(&mut cx).is_pending());
+    /// token.stop();
+    /// assert!(stopped.as_mut().poll(&mut cx).is_ready());
+    /// ```
+    pub fn stopped(&self) -> Stopped {
+        Stopped {
+            token: self.clone(),
+            id: None,
+        }
     }
 
     /// Whether the token has been stopped. Never blocks.
@@ -99,6 +145,57 @@ impl StopToken {
             }
             guard = self.inner.cond.wait_timeout(guard, left);
         }
+    }
+}
+
+/// The future returned by [`StopToken::stopped`]: completes once the token is stopped.
+#[must_use = "futures do nothing unless polled"]
+pub struct Stopped {
+    token: StopToken,
+    /// Its entry among the token's wakers, once it has registered one.
+    id: Option<u64>,
+}
+
+impl Future for Stopped {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.token.is_stopped() {
+            return Poll::Ready(());
+        }
+        let mut wakers = this.token.inner.lock.lock();
+        // Checked again under the lock `stop` takes before it wakes: see `stop`.
+        if this.token.is_stopped() {
+            return Poll::Ready(());
+        }
+        let id = *this.id.get_or_insert_with(|| {
+            let id = wakers.next_id;
+            wakers.next_id += 1;
+            id
+        });
+        match wakers.waiting.iter_mut().find(|(entry, _)| *entry == id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => wakers.waiting.push((id, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            let mut wakers = self.token.inner.lock.lock();
+            wakers.waiting.retain(|(entry, _)| *entry != id);
+        }
+    }
+}
+
+impl fmt::Debug for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stopped")
+            .field("stopped", &self.token.is_stopped())
+            .finish_non_exhaustive()
     }
 }
 

@@ -9,6 +9,7 @@
 mod common;
 mod core;
 mod failure;
+mod future;
 mod helpers;
 mod hostile;
 mod model;
