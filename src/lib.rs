@@ -113,7 +113,17 @@
 //!
 //! **Why threads, not async?** The actors this library runs (blocking listeners, child processes,
 //! flushers) are blocking code, and teardown must not depend on an executor that is itself being
-//! torn down. An async actor can run its own runtime inside an execute.
+//! torn down. An async actor can run its own runtime inside a token actor's execute and await
+//! [`StopToken::stopped`], which needs no runtime:
+//!
+//! ```ignore
+//! group.actor("api").add_token(|token| {
+//!     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//!         axum::serve(listener, app).with_graceful_shutdown(token.stopped()).await
+//!     })?;
+//!     Ok(())
+//! });
+//! ```
 //!
 //! **Why are threads joined rather than detached?** So that nothing of an actor runs after `run`
 //! returns, not even its thread-local destructors, and because glibc's `pthread_detach` can crash
