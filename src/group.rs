@@ -483,6 +483,8 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// they pause (a status line names it); systemd's watchdog then takes over.
     ///
     /// Does nothing when `NOTIFY_SOCKET` is not set, so the same binary runs outside systemd.
+    /// Call it on the outermost group only: a [nested](crate::ActorBuilder::add_group) group that also
+    /// reported would tell systemd it is ready, or stopping, on behalf of the whole service.
     /// Messages are sent from a thread of the group's own, never from an actor or the caller's
     /// thread, so a slow socket cannot delay teardown. See [the systemd recipe] for a unit file.
     ///
