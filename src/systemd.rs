@@ -130,8 +130,8 @@ impl Notifier {
                     message,
                     "STATUS=stopping: lame duck, {} ms before the first stage\nEXTEND_TIMEOUT_USEC={}",
                     delay.as_millis(),
-                    // With one kill grace of slack (at least 1 s), as a stage gets: the first
-                    // stage's own extension comes only after the delay.
+                    // With one kill grace of slack (at least 1 s): the first stage's own
+                    // extension comes only after the delay.
                     usec(
                         delay.saturating_add(
                             self.config

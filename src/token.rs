@@ -80,8 +80,17 @@ impl StopToken {
         self.inner.cond.notify_all();
         let wakers = std::mem::take(&mut guard.waiting);
         drop(guard);
+        // A waker is executor code: one that panics must not keep the others from being woken
+        // (they are out of the list, no later `stop` would reach them). The first panic goes on
+        // to the caller once every waker was called.
+        let mut panic = None;
         for (_, waker) in wakers {
-            waker.wake();
+            if let Err(payload) = crate::unwind::catch(move || waker.wake()) {
+                panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
         }
     }
 
@@ -174,10 +183,20 @@ impl Future for Stopped {
             wakers.next_id += 1;
             id
         });
-        match wakers.waiting.iter_mut().find(|(entry, _)| *entry == id) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => wakers.waiting.push((id, cx.waker().clone())),
-        }
+        // A replaced waker is dropped after the lock is released: its drop is executor code, and
+        // may drop a task holding another `Stopped` of this token, whose `Drop` takes the lock.
+        let replaced = match wakers.waiting.iter_mut().find(|(entry, _)| *entry == id) {
+            Some((_, waker)) if !waker.will_wake(cx.waker()) => {
+                Some(std::mem::replace(waker, cx.waker().clone()))
+            }
+            Some(_) => None,
+            None => {
+                wakers.waiting.push((id, cx.waker().clone()));
+                None
+            }
+        };
+        drop(wakers);
+        drop(replaced);
         Poll::Pending
     }
 }
@@ -185,8 +204,13 @@ impl Future for Stopped {
 impl Drop for Stopped {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            let mut wakers = self.token.inner.lock.lock();
-            wakers.waiting.retain(|(entry, _)| *entry != id);
+            // Dropped after the lock is released, as in `poll`.
+            let taken = {
+                let mut wakers = self.token.inner.lock.lock();
+                let position = wakers.waiting.iter().position(|(entry, _)| *entry == id);
+                position.map(|index| wakers.waiting.swap_remove(index))
+            };
+            drop(taken);
         }
     }
 }

@@ -164,3 +164,47 @@ fn t03_i12_an_async_token_actor_ends_on_its_interrupt() {
     let report = report_of(group);
     assert_eq!(report.into_result().unwrap_err().to_string(), "done");
 }
+
+/// A waker that panics when woken.
+struct Grenade;
+
+impl Wake for Grenade {
+    fn wake(self: Arc<Self>) {
+        panic!("deliberate: waker exploded");
+    }
+}
+
+/// A panicking waker does not keep `stop` from waking the other futures of the token; the panic
+/// reaches the caller of `stop` after them.
+#[test]
+fn t03_i12_a_panicking_waker_does_not_strand_the_others() {
+    let token = StopToken::new();
+    let grenade = Waker::from(Arc::new(Grenade));
+    let (unpark, waker) = counting();
+    let mut first = Box::pin(token.stopped());
+    let mut second = Box::pin(token.stopped());
+    let mut third = Box::pin(token.stopped());
+    assert!(
+        first
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    assert!(
+        second
+            .as_mut()
+            .poll(&mut Context::from_waker(&grenade))
+            .is_pending()
+    );
+    assert!(
+        third
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    let stopper = token.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || stopper.stop()));
+    assert!(panicked.is_err(), "the waker's panic was swallowed");
+    assert_eq!(unpark.woken.load(Ordering::SeqCst), 2);
+    assert!(token.is_stopped());
+}
