@@ -17,7 +17,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rungroup::{Acceptor, Group, Policy};
+use rungroup::io::Acceptor;
+use rungroup::{Group, Policy};
 
 const REQUESTS: u32 = 5;
 

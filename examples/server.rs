@@ -12,7 +12,8 @@
 //! registered (so a supervisor that waits for it can signal at once). On a signal, teardown runs
 //! in stages:
 //!
-//! 1. `default`: the listener stops accepting (an [`Acceptor`] wakes its blocked `accept`);
+//! 1. `default`: the listener stops accepting (an [`Acceptor`](rungroup::io::Acceptor) wakes its
+//!    blocked `accept`);
 //! 2. `drain` (grace 30 s): requests in flight are finished, on the connections already accepted,
 //!    answered with `Connection: close`; when the grace expires or a second signal arrives, the
 //!    force hook shuts every connection down;
@@ -42,7 +43,8 @@ mod server {
     use std::time::Duration;
     use std::{env, fs, thread};
 
-    use rungroup::{Acceptor, Event, Group, SignalSet};
+    use rungroup::io::Acceptor;
+    use rungroup::{Event, Group, SignalSet};
 
     /// What the connection threads and the actors share.
     #[derive(Default)]

@@ -1,4 +1,16 @@
-//! Interrupters for blocking std I/O that nothing else can wake (rule T04).
+//! Interrupting blocking std I/O that nothing else can wake (rule T04).
+//!
+//! An actor's interrupt must make its execute return. A loop that checks a
+//! [`StopToken`](crate::StopToken) or reads a channel stops when asked, and a thread blocked
+//! reading a [`TcpStream`] is woken by shutting the stream down from a clone of it
+//! ([`TcpStream::shutdown`]). But std has no way to wake a thread blocked in
+//! [`TcpListener::accept`] from another thread, and only the thread that owns a
+//! [`Child`](std::process::Child) can kill it. This module holds the helpers for those cases:
+//!
+//! - [`Acceptor`]: a [`TcpListener`] whose accept loop its [`AcceptInterrupter`] can wake.
+//! - Child processes are run by a method of the actor builder, not by an item of this module:
+//!   [`ActorBuilder::add_child`] (feature `process`, unix only) sends SIGTERM on interrupt and
+//!   SIGKILL on escalation; how, is described [below](#child-processes).
 //!
 //! # `accept`
 //!
@@ -16,7 +28,7 @@
 //!
 //! # Child processes
 //!
-//! `ActorBuilder::add_child` (feature `process`, unix only) runs a `Command` as an actor: its
+//! [`ActorBuilder::add_child`] (feature `process`, unix only) runs a `Command` as an actor: its
 //! interrupt sends SIGTERM, its force hook (escalation, rule S05) sends SIGKILL. std can only
 //! SIGKILL a [`Child`](std::process::Child) it owns, and only from the thread that owns it, so both
 //! are sent with `kill(2)` through `rustix`'s safe wrapper: no shell (a distroless image has none,
@@ -27,6 +39,16 @@
 //! process" (the child is gone already) is not swallowed: the interrupt or force hook panics with
 //! a message that names the actor, the PID, the signal and the error, and the run's report keeps
 //! it (rule F02).
+//!
+#![cfg_attr(
+    all(unix, feature = "process"),
+    doc = "[`ActorBuilder::add_child`]: crate::ActorBuilder::add_child"
+)]
+// Without the feature the method does not exist: the link goes to the builder.
+#![cfg_attr(
+    not(all(unix, feature = "process")),
+    doc = "[`ActorBuilder::add_child`]: crate::ActorBuilder"
+)]
 
 use std::fmt;
 use std::io;
@@ -52,7 +74,8 @@ const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 ///
 /// ```
 /// # if rungroup::doctest_skip() { return; }
-/// use rungroup::{Acceptor, Group};
+/// use rungroup::Group;
+/// use rungroup::io::Acceptor;
 /// use std::io::Write;
 /// use std::net::TcpListener;
 ///
@@ -85,7 +108,7 @@ pub struct Acceptor {
 ///
 /// ```
 /// # if rungroup::doctest_skip() { return; }
-/// use rungroup::Acceptor;
+/// use rungroup::io::Acceptor;
 /// use std::net::TcpListener;
 ///
 /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
@@ -156,7 +179,9 @@ impl Acceptor {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// println!("listening on {}", acceptor.local_addr().unwrap());
     /// ```
     pub fn new(listener: TcpListener) -> io::Result<Self> {
@@ -185,7 +210,9 @@ impl Acceptor {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// let interrupter = acceptor.interrupter();
     /// std::thread::spawn(move || interrupter.interrupt());
     /// assert!(acceptor.accept().unwrap().is_none()); // woken, or stopped before it began
@@ -207,9 +234,10 @@ impl Acceptor {
     ///
     /// ```
     /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::io::Acceptor;
     /// use std::net::{TcpListener, TcpStream};
     ///
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// let client = TcpStream::connect(acceptor.local_addr().unwrap()).unwrap();
     /// let (_stream, peer) = acceptor.accept().unwrap().expect("not interrupted");
     /// assert_eq!(peer, client.local_addr().unwrap());
@@ -244,7 +272,9 @@ impl Acceptor {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// acceptor.interrupter().interrupt();
     /// assert_eq!(acceptor.incoming().count(), 0);
     /// ```
@@ -267,7 +297,9 @@ impl Acceptor {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// assert!(acceptor.local_addr().unwrap().ip().is_loopback());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -281,7 +313,9 @@ impl Acceptor {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// assert!(!acceptor.is_interrupted());
     /// ```
     #[must_use]
@@ -316,7 +350,9 @@ impl AcceptInterrupter {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// let interrupter = acceptor.interrupter();
     /// drop(acceptor);
     /// interrupter.interrupt(); // stops nothing, connects nowhere
@@ -335,7 +371,9 @@ impl AcceptInterrupter {
     /// ```
     /// # if rungroup::doctest_skip() { return; }
     /// # use std::net::TcpListener;
-    /// let acceptor = rungroup::Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    /// use rungroup::io::Acceptor;
+    ///
+    /// let acceptor = Acceptor::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     /// let interrupter = acceptor.interrupter();
     /// interrupter.interrupt();
     /// assert!(interrupter.is_interrupted());
@@ -507,7 +545,9 @@ mod child {
         ///   builder.
         ///
         /// The signals are sent with `kill(2)` (through `rustix`), not a shell: images without
-        /// `sh` are fine. The child inherits stdin, stdout and stderr unless `command` says
+        /// `sh` are fine. How, and why a PID is signalled only while it is the child's: the
+        /// [`io` module](crate::io#child-processes), which holds the other interrupters for
+        /// blocking I/O. The child inherits stdin, stdout and stderr unless `command` says
         /// otherwise. Only the child itself is signalled, not its own children: `exec` in shell
         /// wrappers.
         ///

@@ -47,8 +47,9 @@
 //!
 //! **An actor that blocks in I/O.** Its interrupt must wake the blocking call: close the channel it
 //! reads, shut down the socket, or (for `accept`, which std cannot interrupt) set a flag and connect
-//! to the listener. [`examples/demo.rs`][demo] does the last, and [`examples/server.rs`][server]
-//! is a whole HTTP server stopped by SIGTERM.
+//! to the listener: [`io::Acceptor`] does that (the [`io`] module covers blocking I/O, child
+//! processes included). [`examples/demo.rs`][demo] uses it, and [`examples/server.rs`][server] is
+//! a whole HTTP server stopped by SIGTERM.
 //!
 //! **Work that must not trigger shutdown when it finishes.** [`Policy::OnError`]: a clean `Ok` is
 //! recorded and the group runs on; an error or panic still triggers teardown.
@@ -148,7 +149,7 @@
 mod clock;
 mod error;
 mod group;
-mod io;
+pub mod io;
 mod lane;
 mod nest;
 mod observe;
@@ -169,7 +170,6 @@ mod unwind;
 pub use clock::ManualClock;
 pub use error::Error;
 pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage};
-pub use io::{AcceptInterrupter, Acceptor};
 pub use nest::NestedReport;
 pub use observe::Event;
 pub use ready::{Readiness, ReadyHandle};
@@ -223,8 +223,8 @@ fn assert_send_sync() {
     send_sync::<Restart>();
     send::<Incarnation<BoxError>>();
     send_sync::<Trigger>();
-    send_sync::<Acceptor>();
-    send_sync::<AcceptInterrupter>();
+    send_sync::<io::Acceptor>();
+    send_sync::<io::AcceptInterrupter>();
     #[cfg(all(unix, feature = "signal"))]
     send_sync::<SignalSet>();
     #[cfg(all(unix, feature = "signal"))]

@@ -9,7 +9,8 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rungroup::{Acceptor, Error, Group, Outcome, StopToken, Trigger};
+use rungroup::io::Acceptor;
+use rungroup::{Error, Group, Outcome, StopToken, Trigger};
 
 use crate::common::{
     FUSE, Latch, bounded, interrupting, payload_text, report_of, spawn_report, wait_interrupting,
