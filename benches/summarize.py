@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Prints the table of docs/performance.md from criterion's output of `cargo bench --bench teardown`.
 
-Usage: python3 benches/summarize.py [CRITERION_DIR]
+Usage: python3 benches/summarize.py [--async] [CRITERION_DIR]
 (default: $CARGO_TARGET_DIR/criterion, else target/criterion).
+
+--async: the tables of "Async baseline (issue 12)" instead, from
+`cargo bench -p rungroup-async-baseline` (rungroup's async pattern against the tokio group).
 
 Median: criterion's `new/estimates.json` (median.point_estimate). p90: the 90th percentile
 (nearest rank) of the raw per-sample times in `new/sample.json` (times[i] / iters[i]); the bench
@@ -38,9 +41,53 @@ def fmt(ns):
     return f"{ns / 1e3:.0f} µs"
 
 
+def fmt_fine(ns):
+    """As fmt, with two decimals under 10 µs (the tokio group's small N are under a microsecond)."""
+    if ns >= 1e4:
+        return fmt(ns)
+    return f"{ns / 1e3:.2f} µs"
+
+
+ASYNC_IMPLS = ["tokio-joinset", "rungroup-token-async", "rungroup-token-tokio"]
+
+
+def main_async(root):
+    for scenario in ["async-teardown", "async-lifecycle"]:
+        # rungroup-token-tokio only when the run measured it (RUNGROUP_BENCH_TOKIO_PER_ACTOR=1).
+        impls = [
+            impl
+            for impl in ASYNC_IMPLS
+            if impl != "rungroup-token-tokio" or load(root, scenario, impl, SIZES[0]) is not None
+        ]
+        print(f"\n**{scenario}** (median / p90 (runs))\n")
+        header = ["N"] + impls + ["rungroup/tokio", "tokio per actor", "rungroup per actor"]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "--:|" * len(header))
+        for n in SIZES:
+            cells = {impl: load(root, scenario, impl, n) for impl in impls}
+            if any(cell is None for cell in cells.values()):
+                continue
+            row = [str(n)]
+            for impl in impls:
+                median, p90, count = cells[impl]
+                row.append(f"{fmt_fine(median)} / {fmt_fine(p90)} ({count})")
+            tokio, ours = cells["tokio-joinset"][0], cells["rungroup-token-async"][0]
+            ratio = ours / tokio
+            row.append(f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×")
+            row.append(f"{tokio / n / 1e3:.2f} µs")
+            row.append(f"{ours / n / 1e3:.1f} µs")
+            print("| " + " | ".join(row) + " |")
+
+
 def main():
+    args = sys.argv[1:]
+    asynchronous = "--async" in args
+    args = [arg for arg in args if arg != "--async"]
     default = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
-    root = sys.argv[1] if len(sys.argv) > 1 else default
+    root = args[0] if args else default
+    if asynchronous:
+        main_async(root)
+        return
     for scenario in ["teardown", "lifecycle"]:
         print(f"\n**{scenario}** (median / p90; samples = runs)\n")
         print("| N | rungroup | naive | floor | rungroup/naive | rungroup/floor | rungroup per actor |")
