@@ -52,11 +52,8 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{
-    Gate, NaiveActor, current_tid, naive_run, thread_count, wait_blocked, wait_thread_count,
-    wait_tid,
-};
-use criterion::{BenchmarkId, Criterion, SamplingMode};
+use common::{Gate, NaiveActor, current_tid, env_flag, naive_run, wait_blocked, wait_tid};
+use criterion::Criterion;
 use rungroup::{BoxError, Group};
 
 /// The implementations compared, in the order they run at each N.
@@ -316,65 +313,13 @@ fn lifecycle_floor(n: usize) -> Duration {
     })
 }
 
-/// Whether the environment variable `name` is set to anything but `0` or empty.
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "0")
-}
-
-/// The N to measure: all of issue 6's, or `RUNGROUP_BENCH_N=1,64`.
-fn sizes() -> Vec<usize> {
-    match std::env::var("RUNGROUP_BENCH_N") {
-        Ok(list) => list
-            .split(',')
-            .map(|n| {
-                n.trim()
-                    .parse()
-                    .expect("RUNGROUP_BENCH_N: comma-separated sizes")
-            })
-            .collect(),
-        Err(_) => vec![1, 4, 16, 64, 256, 1024],
-    }
-}
-
-/// Samples per benchmark (one iteration each): fewer where one iteration's setup is expensive.
-fn samples(n: usize) -> usize {
-    if env_flag("RUNGROUP_BENCH_QUICK") {
-        return 10;
-    }
-    match n {
-        0..=16 => 200,
-        17..=64 => 100,
-        65..=256 => 60,
-        _ => 40,
-    }
-}
-
 fn scenario(c: &mut Criterion, name: &str, once: fn(Impl, usize) -> Duration) {
-    let mut group = c.benchmark_group(name);
-    group
-        .sampling_mode(SamplingMode::Flat)
-        // One iteration per sample: the setup is untimed and costs more than the measurement, so
-        // criterion's time targets would only multiply it.
-        .warm_up_time(Duration::from_nanos(1))
-        .measurement_time(Duration::from_nanos(1));
-    for n in sizes() {
-        group.sample_size(samples(n));
-        let proxy = name == "teardown" && env_flag("RUNGROUP_BENCH_PROXY");
-        for imp in IMPLS.into_iter().chain(proxy.then_some(Impl::Proxy)) {
-            group.bench_with_input(BenchmarkId::new(imp.name(), n), &n, |b, &n| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let threads = thread_count();
-                        total += once(imp, n);
-                        wait_thread_count(threads);
-                    }
-                    total
-                });
-            });
-        }
-    }
-    group.finish();
+    let proxy = name == "teardown" && env_flag("RUNGROUP_BENCH_PROXY");
+    let impls: Vec<Impl> = IMPLS
+        .into_iter()
+        .chain(proxy.then_some(Impl::Proxy))
+        .collect();
+    common::scenario(c, name, &impls, Impl::name, once);
 }
 
 fn teardown(c: &mut Criterion) {

@@ -215,3 +215,75 @@ pub(crate) fn naive_run(actors: Vec<NaiveActor>) -> Result<(), BoxError> {
         first
     })
 }
+
+// ---- The sizes and sample counts every bench binary uses -----------------------------------
+
+/// Whether the environment variable `name` is set to anything but `0` or empty.
+pub(crate) fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+/// The N to measure: all of issue 6's, or `RUNGROUP_BENCH_N=1,64`.
+pub(crate) fn sizes() -> Vec<usize> {
+    match std::env::var("RUNGROUP_BENCH_N") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("RUNGROUP_BENCH_N: comma-separated sizes")
+            })
+            .collect(),
+        Err(_) => vec![1, 4, 16, 64, 256, 1024],
+    }
+}
+
+/// Samples per benchmark (one iteration each): fewer where one iteration's setup is expensive.
+pub(crate) fn samples(n: usize) -> usize {
+    if env_flag("RUNGROUP_BENCH_QUICK") {
+        return 10;
+    }
+    match n {
+        0..=16 => 200,
+        17..=64 => 100,
+        65..=256 => 60,
+        _ => 40,
+    }
+}
+
+/// One benchmark group `name`: every size of [`sizes`], every implementation in `impls` (named
+/// by `label`), one untimed setup and one timed run per sample (`once` returns the timed part),
+/// and between runs a wait until the process's thread count is back where it was, so that no
+/// run pays for the last one's exiting threads.
+pub(crate) fn scenario<I: Copy>(
+    c: &mut criterion::Criterion,
+    name: &str,
+    impls: &[I],
+    label: fn(I) -> &'static str,
+    once: fn(I, usize) -> Duration,
+) {
+    let mut group = c.benchmark_group(name);
+    group
+        .sampling_mode(criterion::SamplingMode::Flat)
+        // One iteration per sample: the setup is untimed and costs more than the measurement, so
+        // criterion's time targets would only multiply it.
+        .warm_up_time(Duration::from_nanos(1))
+        .measurement_time(Duration::from_nanos(1));
+    for n in sizes() {
+        group.sample_size(samples(n));
+        for &imp in impls {
+            group.bench_with_input(criterion::BenchmarkId::new(label(imp), n), &n, |b, &n| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let threads = thread_count();
+                        total += once(imp, n);
+                        wait_thread_count(threads);
+                    }
+                    total
+                });
+            });
+        }
+    }
+    group.finish();
+}

@@ -73,8 +73,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use common::{Gate, current_tid, thread_count, wait_blocked, wait_thread_count, wait_tid};
-use criterion::{BenchmarkId, Criterion, SamplingMode};
+use common::{Gate, current_tid, env_flag, wait_blocked, wait_tid};
+use criterion::Criterion;
 use rungroup::{BoxError, Group, StopToken};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
@@ -279,67 +279,13 @@ fn lifecycle_tokio(n: usize) -> Duration {
     elapsed
 }
 
-/// Whether the environment variable `name` is set to anything but `0` or empty.
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "0")
-}
-
-/// The N to measure: all of issue 6's, or `RUNGROUP_BENCH_N=1,64`.
-fn sizes() -> Vec<usize> {
-    match std::env::var("RUNGROUP_BENCH_N") {
-        Ok(list) => list
-            .split(',')
-            .map(|n| {
-                n.trim()
-                    .parse()
-                    .expect("RUNGROUP_BENCH_N: comma-separated sizes")
-            })
-            .collect(),
-        Err(_) => vec![1, 4, 16, 64, 256, 1024],
-    }
-}
-
-/// Samples per benchmark (one iteration each), as `teardown.rs`.
-fn samples(n: usize) -> usize {
-    if env_flag("RUNGROUP_BENCH_QUICK") {
-        return 10;
-    }
-    match n {
-        0..=16 => 200,
-        17..=64 => 100,
-        65..=256 => 60,
-        _ => 40,
-    }
-}
-
 fn scenario(c: &mut Criterion, name: &str, once: fn(Impl, usize) -> Duration) {
     let per_actor_tokio = env_flag("RUNGROUP_BENCH_TOKIO_PER_ACTOR").then_some(Impl::RungroupTokio);
-    let mut group = c.benchmark_group(name);
-    group
-        .sampling_mode(SamplingMode::Flat)
-        // One iteration per sample: the setup is untimed and costs more than the measurement.
-        .warm_up_time(Duration::from_nanos(1))
-        .measurement_time(Duration::from_nanos(1));
-    for n in sizes() {
-        group.sample_size(samples(n));
-        for imp in [Impl::Tokio, Impl::Rungroup]
-            .into_iter()
-            .chain(per_actor_tokio)
-        {
-            group.bench_with_input(BenchmarkId::new(imp.name(), n), &n, |b, &n| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let threads = thread_count();
-                        total += once(imp, n);
-                        wait_thread_count(threads);
-                    }
-                    total
-                });
-            });
-        }
-    }
-    group.finish();
+    let impls: Vec<Impl> = [Impl::Tokio, Impl::Rungroup]
+        .into_iter()
+        .chain(per_actor_tokio)
+        .collect();
+    common::scenario(c, name, &impls, Impl::name, once);
 }
 
 // Written out rather than `criterion_group!`, whose generated `pub fn` has no docs.
