@@ -278,12 +278,7 @@ fn lifecycle_rungroup(n: usize) -> Duration {
         let (execute, interrupt) = gated(gate);
         group.add(execute, move |_| interrupt.open());
     }
-    group.add(|| Err("trigger".into()), |_| {});
-    let t0 = Instant::now();
-    let result = black_box(group.run());
-    let elapsed = t0.elapsed();
-    assert!(result.is_err());
-    elapsed
+    common::time_run_with_trigger(group)
 }
 
 fn lifecycle_naive(n: usize) -> Duration {

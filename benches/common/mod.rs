@@ -287,3 +287,14 @@ pub(crate) fn scenario<I: Copy>(
     }
     group.finish();
 }
+
+/// Adds the trigger actor (an execute that fails at once: the first exit) to `group`, then times
+/// its whole `run`: the lifecycle L(N) of every rungroup variant.
+pub(crate) fn time_run_with_trigger(mut group: rungroup::Group) -> Duration {
+    group.add(|| Err("trigger".into()), |_| {});
+    let t0 = std::time::Instant::now();
+    let result = std::hint::black_box(group.run());
+    let elapsed = t0.elapsed();
+    assert!(result.is_err());
+    elapsed
+}

@@ -240,12 +240,7 @@ fn lifecycle_rungroup(imp: Impl, n: usize) -> Duration {
     for _ in 0..n {
         group.add_token(async_actor(imp, None));
     }
-    group.add(|| Err("trigger".into()), |_| {});
-    let t0 = Instant::now();
-    let result = black_box(group.run());
-    let elapsed = t0.elapsed();
-    assert!(result.is_err());
-    elapsed
+    common::time_run_with_trigger(group)
 }
 
 fn lifecycle_tokio(n: usize) -> Duration {
