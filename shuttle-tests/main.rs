@@ -46,10 +46,8 @@ type E = Box<dyn std::error::Error + Send + Sync>;
 
 /// R03, R04, R06: `n` actors all return an error at once. Exactly one wins; every interrupt is
 /// called once and sees that winner's very value.
-fn race(n: usize) {
-    let mut group = Group::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    // The actors' own view: each one is told whether its exit won (its `ActorExited` event).
+/// The actors that were told their exit won (an `ActorExited { first: true }` event), in order.
+fn winners_told(group: &mut Group) -> Arc<Mutex<Vec<String>>> {
     let winners = Arc::new(Mutex::new(Vec::new()));
     let told = Arc::clone(&winners);
     group.observe(move |event| {
@@ -60,6 +58,14 @@ fn race(n: usize) {
             told.lock().unwrap().push((*actor).to_owned());
         }
     });
+    winners
+}
+
+fn race(n: usize) {
+    let mut group = Group::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    // The actors' own view: each one is told whether its exit won (its `ActorExited` event).
+    let winners = winners_told(&mut group);
     for index in 0..n {
         let seen = Arc::clone(&seen);
         group.add(
@@ -223,16 +229,7 @@ fn stop_race(n: usize) {
     add_racers(&mut group, n, move |_, cause| {
         seen.lock().unwrap().push(cause.to_string());
     });
-    let winners = Arc::new(Mutex::new(Vec::new()));
-    let told = Arc::clone(&winners);
-    group.observe(move |event| {
-        if let rungroup::Event::ActorExited {
-            actor, first: true, ..
-        } = event
-        {
-            told.lock().unwrap().push((*actor).to_owned());
-        }
-    });
+    let winners = winners_told(&mut group);
     let stopper = shuttle::thread::spawn(move || stop.stop("race"));
     let report = group.run_with_report();
     let requested = stopper.join().unwrap();

@@ -35,10 +35,8 @@ pub(crate) struct Shared {
 }
 
 struct State {
-    /// One per declared handle: its name and whether it is set.
-    handles: Vec<(String, bool)>,
-    /// One per declared handle: whether it was ever set (the report's `never_ready`).
-    ever_set: Vec<bool>,
+    /// One per declared handle.
+    handles: Vec<Handle>,
     /// The runner started every actor and is running.
     running: bool,
     /// Teardown was triggered: never ready again.
@@ -53,9 +51,17 @@ struct State {
     announcing: bool,
 }
 
+/// One declared handle, as the group keeps it.
+struct Handle {
+    name: String,
+    set: bool,
+    /// Whether it was ever set (the report's `never_ready`).
+    ever_set: bool,
+}
+
 impl State {
     fn computed(&self) -> bool {
-        self.running && !self.draining && self.handles.iter().all(|(_, set)| *set)
+        self.running && !self.draining && self.handles.iter().all(|handle| handle.set)
     }
 }
 
@@ -64,7 +70,6 @@ impl Shared {
         Frozen::new(Self {
             state: Mutex::new(State {
                 handles: Vec::new(),
-                ever_set: Vec::new(),
                 running: false,
                 draining: false,
                 ready: false,
@@ -81,8 +86,11 @@ impl Shared {
     /// Declares one more handle, not set.
     pub(crate) fn declare(shared: &Frozen<Self>, name: String) -> ReadyHandle {
         let mut state = shared.state.lock();
-        state.handles.push((name, false));
-        state.ever_set.push(false);
+        state.handles.push(Handle {
+            name,
+            set: false,
+            ever_set: false,
+        });
         ReadyHandle {
             shared: Frozen::clone(shared),
             index: state.handles.len() - 1,
@@ -166,9 +174,8 @@ impl Shared {
         let never = state
             .handles
             .iter()
-            .zip(&state.ever_set)
-            .filter(|(_, ever)| !**ever)
-            .map(|((name, _), _)| name.clone())
+            .filter(|handle| !handle.ever_set)
+            .map(|handle| handle.name.clone())
             .collect();
         (state.ready_at, never)
     }
@@ -246,22 +253,23 @@ impl ReadyHandle {
             format!("'{}' not ready", self.name())
         };
         drop(self.shared.update(&reason, |state| {
-            state.handles[self.index].1 = value;
-            state.ever_set[self.index] |= value;
+            let handle = &mut state.handles[self.index];
+            handle.set = value;
+            handle.ever_set |= value;
         }));
     }
 
     /// The name it was declared with.
     #[must_use]
     pub fn name(&self) -> String {
-        self.shared.state.lock().handles[self.index].0.clone()
+        self.shared.state.lock().handles[self.index].name.clone()
     }
 }
 
 impl fmt::Debug for ReadyHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state.lock();
-        let (name, set) = &state.handles[self.index];
+        let Handle { name, set, .. } = &state.handles[self.index];
         f.debug_struct("ReadyHandle")
             .field("name", name)
             .field("set", set)
