@@ -52,6 +52,22 @@ pub(crate) struct WakePair {
     pub(crate) cond: Condvar,
 }
 
+impl WakePair {
+    /// Wakes whoever waits on this pair: a parked thread, the timer thread, or the task polling
+    /// the group's future. Takes the guard of `lock`, so that the change being announced was made
+    /// under it or before it (no lost wake-up); the task's waker is called after it is released
+    /// (a waker is executor code).
+    pub(crate) fn wake(&self, mut guard: crate::sync::MutexGuard<'_, crate::state::Wake>) {
+        guard.woken = true;
+        self.cond.notify_all();
+        let waker = guard.waker.take();
+        drop(guard);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
 impl ManualClock {
     /// A clock at time zero.
     #[must_use]
@@ -88,9 +104,7 @@ impl ManualClock {
         for waiter in waiters {
             // Taking the waiter's lock before notifying closes the window between its check of
             // the clock and its wait (no lost wake-up).
-            let guard = waiter.lock.lock();
-            waiter.cond.notify_all();
-            drop(guard);
+            waiter.wake(waiter.lock.lock());
         }
     }
 

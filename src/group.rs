@@ -1,6 +1,7 @@
 //! The group and its builders: what a caller configures before `run`.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use crate::clock::{Clock, ManualClock};
@@ -25,6 +26,12 @@ pub(crate) type Force = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) enum Body<E> {
     Once(Execute<E>),
     Supervised(Supervisor<E>),
+    /// A future actor (issue 12), polled by the group's driver. `cancel`: dropped at its
+    /// interrupt (its interrupt in the spec is then a placeholder the runner replaces).
+    Future {
+        future: crate::driver::BoxFuture<E>,
+        cancel: bool,
+    },
 }
 
 /// When an actor's exit triggers teardown (rule S07).
@@ -91,6 +98,9 @@ pub(crate) struct ActorSpec<E> {
     pub(crate) execute: Body<E>,
     pub(crate) interrupt: Interrupt<E>,
     pub(crate) force: Option<Force>,
+    /// The interrupt is the group's own and cannot block (a future actor's token or cancel): the
+    /// runner may call it itself, with no hook lane.
+    pub(crate) inline: bool,
 }
 
 /// Runs a set of actors as one unit and tears them down deterministically.
@@ -231,6 +241,61 @@ impl<E: Send + Sync + 'static> Group<E> {
         X: FnOnce(StopToken) -> Result<(), E> + Send + 'static,
     {
         self.builder(None).add_token(execute);
+        self
+    }
+
+    /// Adds a future actor (issue 12): `execute` is polled by the group itself, on the thread that
+    /// drives the run ([`run`](Group::run)'s caller, or the task polling
+    /// [`run_async`](Group::run_async)); `interrupt` is called once, during teardown, as for a
+    /// thread actor. Named `actor-<index>`, in [`Stage::DEFAULT`], [`Policy::Critical`].
+    ///
+    /// The same rules hold as for thread actors (first exit, interrupts in order, stages,
+    /// graces, budget, panics caught by name), with one difference: escalation *drops* a future
+    /// actor still running (outcome [`Outcome::Cancelled`](crate::Outcome::Cancelled)), so it is
+    /// never abandoned. See `docs/async.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// let stop = rungroup::StopToken::new();
+    /// let token = stop.clone();
+    /// group.add_future(async move { token.stopped().await; Ok(()) }, move |_| stop.stop());
+    /// group.add(|| Ok(()), |_| {});
+    /// assert!(group.run().is_ok());
+    /// ```
+    pub fn add_future<F, I>(&mut self, execute: F, interrupt: I) -> &mut Self
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        I: FnOnce(&Cause<E>) + Send + 'static,
+    {
+        self.builder(None).add_future(execute, interrupt);
+        self
+    }
+
+    /// Adds a future token actor: `execute` is called with the actor's [`StopToken`], which the
+    /// group's interrupt stops, and the future it returns is polled by the group (see
+    /// [`add_future`](Group::add_future)). Await [`StopToken::stopped`] to return when asked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// group.add_future_token(|token| async move {
+    ///     token.stopped().await;
+    ///     Ok(())
+    /// });
+    /// group.add(|| Ok(()), |_| {});
+    /// assert!(group.run().is_ok());
+    /// ```
+    pub fn add_future_token<X, F>(&mut self, execute: X) -> &mut Self
+    where
+        X: FnOnce(StopToken) -> F,
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        self.builder(None).add_future_token(execute);
         self
     }
 
@@ -526,6 +591,52 @@ impl<E: Send + Sync + 'static> Group<E> {
     pub fn run_with_report(self) -> Report<E> {
         crate::runner::run(self)
     }
+
+    /// Runs the group as a future, on any executor (tokio, smol, async-std,
+    /// `futures::executor::block_on`): as [`run`](Group::run), with its future actors polled
+    /// inside this future, in the executor's context (so a tokio actor finds its runtime).
+    /// Thread actors still run on threads of their own.
+    ///
+    /// With a real clock and a deadline to wait for, a timer thread is started (once per run) to
+    /// wake the task at the deadline; it never runs user code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// # struct Unpark(std::thread::Thread);
+    /// # impl std::task::Wake for Unpark {
+    /// #     fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// # }
+    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut future = std::pin::pin!(future);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+    /// #             return value;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// let mut group = rungroup::Group::new();
+    /// group.add_future_token(|token| async move { token.stopped().await; Ok(()) });
+    /// group.add_future(async { Err("job failed".into()) }, |_| {});
+    /// let result = block_on(group.run_async());
+    /// assert_eq!(result.unwrap_err().to_string(), "job failed");
+    /// ```
+    pub fn run_async(self) -> impl Future<Output = Result<(), E>> + Send + 'static
+    where
+        E: From<Error>,
+    {
+        let report = self.run_async_with_report();
+        async move { report.await.into_result() }
+    }
+
+    /// [`run_async`](Group::run_async), returning the full [`Report`].
+    pub fn run_async_with_report(self) -> impl Future<Output = Report<E>> + Send + 'static {
+        crate::runner::run_async(self, false)
+    }
 }
 
 impl<E> fmt::Debug for Group<E> {
@@ -740,7 +851,73 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         self.finish(Body::Supervised(supervisor), interrupt);
     }
 
+    /// Adds the actor as a future actor; see [`Group::add_future`].
+    pub fn add_future<F, I>(self, execute: F, interrupt: I)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        I: FnOnce(&Cause<E>) + Send + 'static,
+    {
+        let body = Body::Future {
+            future: Box::pin(execute),
+            cancel: false,
+        };
+        self.finish(body, Box::new(interrupt));
+    }
+
+    /// Adds the actor as a future token actor; see [`Group::add_future_token`].
+    pub fn add_future_token<X, F>(self, execute: X)
+    where
+        X: FnOnce(StopToken) -> F,
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let token = StopToken::new();
+        let stopper = token.clone();
+        let body = Body::Future {
+            future: Box::pin(execute(token)),
+            cancel: false,
+        };
+        self.finish_with(
+            body,
+            Box::new(move |_: &Cause<E>| stopper.stop()),
+            true,
+        );
+    }
+
+    /// Adds a cancel-safe future actor: its interrupt *drops* it (outcome
+    /// [`Outcome::Cancelled`](crate::Outcome::Cancelled), which is not an error), in order with
+    /// the other interrupts of its stage. For futures that may stop at any `.await`: a loop
+    /// around `listener.accept()`, a ticker. Its exit before teardown counts as for any actor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// use rungroup::{Group, Outcome};
+    ///
+    /// let mut group = Group::new();
+    /// group.actor("forever").add_future_cancel(std::future::pending());
+    /// group.actor("job").add(|| Ok(()), |_| {});
+    /// let report = group.run_with_report();
+    /// assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
+    /// assert!(report.into_result().is_ok());
+    /// ```
+    pub fn add_future_cancel<F>(self, execute: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let body = Body::Future {
+            future: Box::pin(execute),
+            cancel: true,
+        };
+        // The runner replaces the interrupt with one that drops the future.
+        self.finish_with(body, Box::new(|_: &Cause<E>| {}), true);
+    }
+
     fn finish(self, execute: Body<E>, interrupt: Interrupt<E>) {
+        self.finish_with(execute, interrupt, false);
+    }
+
+    fn finish_with(self, execute: Body<E>, interrupt: Interrupt<E>, inline: bool) {
         let ActorBuilder {
             group,
             name,
@@ -757,6 +934,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             execute,
             interrupt,
             force,
+            inline,
         });
     }
 }

@@ -147,6 +147,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
+mod driver;
 mod error;
 mod group;
 pub mod io;

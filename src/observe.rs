@@ -88,6 +88,15 @@ pub enum Event<'a> {
         /// The actor's name.
         actor: &'a str,
     },
+    /// A poll of a future actor held the group's thread for `took` (at least 10 ms): while a
+    /// poll runs, no other future actor is polled and no deadline is checked (docs/async.md).
+    /// Emitted when a poll is the longest so far.
+    PollBlocked {
+        /// The actor's name.
+        actor: &'a str,
+        /// How long that poll took.
+        took: Duration,
+    },
     /// The group became ready: it runs, every actor was started and every
     /// [`ReadyHandle`](crate::ReadyHandle) is set.
     Ready,
@@ -164,6 +173,11 @@ impl fmt::Display for Event<'_> {
             }
             Event::Escalated { actor } => write!(f, "actor '{actor}' escalated"),
             Event::Abandoned { actor } => write!(f, "actor '{actor}' abandoned"),
+            Event::PollBlocked { actor, took } => write!(
+                f,
+                "actor '{actor}' blocked the group's thread in a poll for {}",
+                Rounded(*took)
+            ),
             Event::Ready => f.write_str("ready"),
             Event::NotReady { reason } => write!(f, "not ready: {reason}"),
             Event::LameDuck { delay } => {
@@ -218,6 +232,10 @@ pub(crate) enum Note {
     },
     Abandoned {
         actor: usize,
+    },
+    PollBlocked {
+        actor: usize,
+        took: Duration,
     },
     Ready,
     NotReady {
@@ -280,6 +298,10 @@ impl Note {
             },
             Note::Abandoned { actor } => Event::Abandoned {
                 actor: &names[actor],
+            },
+            Note::PollBlocked { actor, took } => Event::PollBlocked {
+                actor: &names[actor],
+                took,
             },
             Note::Ready => Event::Ready,
             Note::NotReady { ref reason } => Event::NotReady { reason },
@@ -416,21 +438,24 @@ impl Herald {
         SpanGuard {}
     }
 
-    /// Enters, on the calling thread, the span of `stage`'s teardown until the guard is dropped:
-    /// `stage{name=.. index=..}`, target `rungroup`, level `INFO` (feature `tracing`).
+    /// Runs `stage`'s teardown inside its span, `stage{name=.. index=..}`, target `rungroup`,
+    /// level `INFO` (feature `tracing`): entered on each poll of `teardown`, left between them,
+    /// so the run's future stays `Send` and an executor's other tasks are not inside it.
     #[cfg(feature = "tracing")]
-    pub(crate) fn stage_span(&self, stage: usize) -> SpanGuard {
+    pub(crate) fn in_stage_span<F: std::future::Future>(
+        &self,
+        stage: usize,
+        teardown: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        use tracing::Instrument;
         let (name, index) = (&*self.stages[stage], stage);
-        let span = tracing::info_span!(target: "rungroup", "stage", name, index);
-        SpanGuard {
-            _entered: span.entered(),
-        }
+        teardown.instrument(tracing::info_span!(target: "rungroup", "stage", name, index))
     }
 
-    /// Without the `tracing` feature: nothing.
+    /// Without the `tracing` feature: `teardown` itself.
     #[cfg(not(feature = "tracing"))]
-    pub(crate) fn stage_span(&self, _stage: usize) -> SpanGuard {
-        SpanGuard {}
+    pub(crate) fn in_stage_span<F: std::future::Future>(&self, _stage: usize, teardown: F) -> F {
+        teardown
     }
 
     pub(crate) fn emit(&self, note: Note) {
@@ -583,6 +608,11 @@ pub(crate) fn trace(event: &Event<'_>) {
         Event::Abandoned { actor } => {
             error!(target: "rungroup", event = "abandoned", actor, "actor '{actor}' abandoned");
         }
+        Event::PollBlocked { actor, took } => {
+            let took = Rounded(took);
+            warn!(target: "rungroup", event = "poll_blocked", actor, %took,
+                "actor '{actor}' blocked the group's thread in a poll for {took}");
+        }
         Event::Ready => info!(target: "rungroup", event = "ready", "ready"),
         Event::NotReady { reason } => {
             info!(target: "rungroup", event = "not_ready", reason, "not ready: {reason}");
@@ -637,7 +667,9 @@ fn level(event: &Event<'_>) -> ::log::Level {
                 Level::Warn
             }
         }
-        Event::Escalated { .. } | Event::Restarting { .. } => Level::Warn,
+        Event::Escalated { .. } | Event::Restarting { .. } | Event::PollBlocked { .. } => {
+            Level::Warn
+        }
         Event::Abandoned { .. } => Level::Error,
         Event::Ready | Event::NotReady { .. } | Event::LameDuck { .. } => Level::Info,
     }
@@ -745,8 +777,12 @@ mod tests {
                 });
             }
             {
-                let _stage = herald.stage_span(1);
-                herald.emit(Note::StageBegun { index: 1 });
+                use std::future::Future;
+                use std::task::{Context, Waker};
+                let emit = async { herald.emit(Note::StageBegun { index: 1 }) };
+                let mut staged = std::pin::pin!(herald.in_stage_span(1, emit));
+                let mut cx = Context::from_waker(Waker::noop());
+                assert!(staged.as_mut().poll(&mut cx).is_ready());
             }
             herald.emit(Note::StageBegun { index: 0 });
         });

@@ -242,6 +242,10 @@ pub enum Outcome<E> {
     Abandoned,
     /// Its thread was never started (a spawn failure came first, F03).
     NotStarted,
+    /// A future actor that was dropped before it completed: escalation reached it (unlike a
+    /// thread, a future can be stopped from outside), or it asked to be dropped at its interrupt
+    /// ([`ActorBuilder::add_future_cancel`](crate::ActorBuilder::add_future_cancel)).
+    Cancelled,
     /// It was the first exit and returned an error, but an interrupt that never returned still
     /// holds the cause, so the value could not be moved out (only possible with deadlines; the
     /// report's [`Error::Abandoned`] then names that interrupt, so the run is never a success).
@@ -251,7 +255,8 @@ pub enum Outcome<E> {
 }
 
 impl<E> Outcome<E> {
-    /// A short name for logs: `ok`, `error`, `panicked`, `abandoned`, `not started`, `retained`.
+    /// A short name for logs: `ok`, `error`, `panicked`, `abandoned`, `not started`, `cancelled`,
+    /// `retained`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -259,6 +264,7 @@ impl<E> Outcome<E> {
             Outcome::Panicked(_) => "panicked",
             Outcome::Abandoned => "abandoned",
             Outcome::NotStarted => "not started",
+            Outcome::Cancelled => "cancelled",
             Outcome::Retained => "retained",
         }
     }
@@ -298,6 +304,7 @@ impl<E: fmt::Debug> fmt::Debug for Outcome<E> {
                 Outcome::Ok => "Ok",
                 Outcome::Abandoned => "Abandoned",
                 Outcome::NotStarted => "NotStarted",
+                Outcome::Cancelled => "Cancelled",
                 _ => "Retained",
             }),
         }

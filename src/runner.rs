@@ -40,7 +40,11 @@
 use std::io;
 use std::time::Duration;
 
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
 use crate::clock::RunClock;
+use crate::driver::{Driver, Ended, ReadySet};
 use crate::error::Error;
 use crate::group::{
     ActorSpec, Body, DEFAULT_KILL_GRACE, Force, Group, Interrupt, Policy, StageSpec,
@@ -62,6 +66,8 @@ use crate::unwind;
 struct Exit<E> {
     result: Result<Result<(), E>, Payload>,
     at: Duration,
+    /// A future actor dropped before it completed (`result` is then `Ok(Ok(()))`).
+    cancelled: bool,
 }
 
 /// What the runner, the actor threads and the lanes share.
@@ -123,14 +129,36 @@ fn actor_main<E: 'static>(
     let result = match execute {
         Body::Once(execute) => unwind::catch(execute),
         Body::Supervised(supervisor) => supervisor.run(&core, index),
+        Body::Future { .. } => unreachable!("future actors are polled by the driver"),
     };
+    let first = publish_exit(&core, index, policy, result, false);
+    drop(guard);
+    drop(span);
+    if first {
+        // This thread is free, and teardown needs one for the interrupts: it becomes the hook
+        // lane, until the runner closes it.
+        lane::serve(&core, &core.first_lane);
+    }
+}
+
+/// Records an actor's exit, thread or future: its slot, the race for the first exit (unless it
+/// was cancelled: that only ever happens once teardown is under way), and the event. Returns
+/// whether it was the first exit. The caller then leaves the actor's stage.
+fn publish_exit<E: 'static>(
+    core: &Core<E>,
+    index: usize,
+    policy: Policy,
+    result: Result<Result<(), E>, Payload>,
+    cancelled: bool,
+) -> bool {
     let at = core.clock.now();
     let label = match &result {
+        _ if cancelled => "cancelled",
         Ok(Ok(())) => "ok",
         Ok(Err(_)) => "error",
         Err(_) => "panicked",
     };
-    let triggers = !(policy == Policy::OnError && label == "ok");
+    let triggers = !cancelled && !(policy == Policy::OnError && label == "ok");
     // The error's text for the event, only when someone listens (a formatting allocation).
     let error = match &result {
         _ if !core.herald.observed() => None,
@@ -139,7 +167,11 @@ fn actor_main<E: 'static>(
         Err(payload) => Some(panic_message(payload.as_ref())),
     };
     // Publish the outcome first: the runner reads the winner's slot after seeing the win.
-    *core.slots[index].lock() = Some(Exit { result, at });
+    *core.slots[index].lock() = Some(Exit {
+        result,
+        at,
+        cancelled,
+    });
     let first = triggers && core.control.try_win(index);
     core.emit(Note::ActorExited {
         actor: index,
@@ -147,12 +179,50 @@ fn actor_main<E: 'static>(
         error,
         first,
     });
-    drop(guard);
-    drop(span);
-    if first {
-        // This thread is free, and teardown needs one for the interrupts: it becomes the hook
-        // lane, until the runner closes it.
-        lane::serve(&core, &core.first_lane);
+    first
+}
+
+/// Settles a future actor that ended: its exit, as for a thread actor, then its stage.
+fn settle<E: 'static>(core: &Core<E>, entry: &mut Entry<E>, actor: usize, ended: Ended<E>) {
+    match ended {
+        Ended::Exited(result) => {
+            publish_exit(core, actor, entry.policy, result, false);
+        }
+        Ended::Cancelled(panic) => {
+            entry.drop_panics.extend(panic);
+            publish_exit(core, actor, entry.policy, Ok(Ok(())), true);
+        }
+    }
+    if core.live.leave(entry.stage) {
+        core.notify();
+    }
+}
+
+/// A poll of a future actor this long is reported ([`Note::PollBlocked`]).
+const SLOW_POLL: Duration = Duration::from_millis(10);
+
+/// The timer thread of an async run with a real deadline: wakes the task once the deadline the
+/// runner left in the wake pair has passed. Never runs user code but the task's waker.
+fn timer_main(control: &Control) {
+    let pair = control.wake_pair();
+    let mut guard = pair.lock.lock();
+    loop {
+        if guard.timer_closed {
+            return;
+        }
+        guard = match guard.until {
+            Some(until) => {
+                let now = std::time::Instant::now();
+                if now >= until {
+                    guard.until = None;
+                    pair.wake(guard);
+                    pair.lock.lock()
+                } else {
+                    pair.cond.wait_timeout(guard, until - now)
+                }
+            }
+            None => pair.cond.wait(guard),
+        };
     }
 }
 
@@ -178,6 +248,8 @@ struct Entry<E> {
     drop_panics: Vec<Payload>,
     /// A supervised actor's restarts and the wake-up of its backoff.
     supervisor: Option<Arc<Shared<E>>>,
+    /// Its interrupt is the group's own and cannot block: the runner may call it itself.
+    inline: bool,
 }
 
 impl<E> Entry<E> {
@@ -233,6 +305,16 @@ struct Runner<E> {
     lame_duck: Option<Duration>,
     /// How long the lame-duck delay lasted, once it is over.
     lame_duck_elapsed: Option<Duration>,
+    /// The future actors (issue 12).
+    driver: Driver<E>,
+    /// `run`: this thread parks between passes. `run_async`: the task's waker is registered, and
+    /// a timer thread wakes it at real deadlines.
+    blocking: bool,
+    /// The timer thread of an async run with a real deadline, started at the first one.
+    timer_thread: Option<JoinHandle<()>>,
+    /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
+    /// whole group (docs/async.md); it is reported.
+    slowest_poll: Option<(usize, Duration)>,
 }
 
 /// Where a group's readiness reports while it runs: the run's clock and its events.
@@ -264,7 +346,23 @@ const OBSERVER_GRACE: Duration = Duration::from_secs(1);
 /// first (see [`check_map_limit`]).
 const MAP_CHECK_FROM: usize = 512;
 
+/// `Group::run`: the run's future, driven on the caller's thread, which parks between passes.
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
+    let control = Arc::clone(&group.control);
+    let mut future = std::pin::pin!(run_async(group, true));
+    // Every wake goes through the control's wake pair (`Control::park` sees it), so the task
+    // waker itself has nothing to do.
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(report) = future.as_mut().poll(&mut cx) {
+            return report;
+        }
+        control.park();
+    }
+}
+
+/// The run itself, as a future: `Group::run_async`, and `Group::run` through [`run`].
+pub(crate) async fn run_async<E: Send + Sync + 'static>(group: Group<E>, blocking: bool) -> Report<E> {
     let Group {
         actors,
         stages,
@@ -385,6 +483,11 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     for actor in &actors {
         counts[actor.stage] += 1;
     }
+    let control_for_set = Arc::clone(&control);
+    let ready_set = std::sync::Arc::new(ReadySet::new(
+        actors.len(),
+        Box::new(move || control_for_set.notify()),
+    ));
     let core = Arc::new(Core {
         control: Arc::clone(&control),
         live: Live::new(&counts),
@@ -415,6 +518,10 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         readiness,
         lame_duck,
         lame_duck_elapsed: None,
+        driver: Driver::new(actors.len(), ready_set),
+        blocking,
+        timer_thread: None,
+        slowest_poll: None,
     };
 
     let mut spawn_error = None;
@@ -427,8 +534,9 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             policy,
             stack_size: own_stack,
             execute,
-            interrupt,
+            mut interrupt,
             force,
+            inline,
         } = actor;
         let mut entry = Entry {
             stage,
@@ -442,8 +550,21 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
             escalated: false,
             drop_panics: Vec::new(),
             supervisor: None,
+            inline,
         };
         if spawn_error.is_none() {
+            if let Body::Future { future, cancel } = execute {
+                let handle = runner.driver.start(index, future);
+                if cancel {
+                    entry.discard(interrupt);
+                    interrupt = Box::new(move |_: &Cause<E>| handle.cancel());
+                }
+                entry.started = true;
+                entry.interrupt = Some(interrupt);
+                entry.force = force;
+                runner.entries.push(entry);
+                continue;
+            }
             if let Body::Supervised(supervisor) = &execute {
                 entry.supervisor = Some(supervisor.shared());
             }
@@ -486,9 +607,11 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     }
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
-    let _ = runner.wait(None, |core| {
-        phase(core.control.load()) != RUNNING || core.live.all_done()
-    });
+    let _ = runner
+        .wait(None, |core| {
+            phase(core.control.load()) != RUNNING || core.live.all_done()
+        })
+        .await;
     if phase(control.load()) == RUNNING {
         control.request(Trigger::AllExited, false);
     }
@@ -523,12 +646,14 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
         trigger,
         Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
     ) {
-        runner.lame_duck();
+        runner.lame_duck().await;
     }
-    runner.teardown(&cause);
+    runner.teardown(&cause).await;
 
     let teardown = runner.now().saturating_sub(triggered_at);
-    let report = runner.finish(trigger, cause, winner, triggered_at, teardown, spawn_error);
+    let report = runner
+        .finish(trigger, cause, winner, triggered_at, teardown, spawn_error)
+        .await;
     control.finish();
     report
 }
@@ -682,27 +807,113 @@ struct Winner {
 }
 
 impl<E: Send + Sync + 'static> Runner<E> {
-    /// Blocks until `done`, the deadline, or an escalation. Checks happen under the wake lock, and
-    /// every waker notifies under it: no lost wake-up.
-    fn wait(&mut self, deadline: Option<Duration>, done: impl Fn(&Core<E>) -> bool) -> Wait {
-        let core = &*self.core;
-        let pair = core.control.wake_pair();
-        let mut guard = pair.lock.lock();
+    /// Waits until `done`, the deadline, or an escalation, polling the future actors meanwhile.
+    /// Checks happen under the wake lock, and every waker wakes under it: no lost wake-up.
+    async fn wait(&mut self, deadline: Option<Duration>, done: impl Fn(&Core<E>) -> bool) -> Wait {
+        std::future::poll_fn(|cx| self.poll_wait(cx, deadline, &done)).await
+    }
+
+    fn poll_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        deadline: Option<Duration>,
+        done: &dyn Fn(&Core<E>) -> bool,
+    ) -> Poll<Wait> {
         loop {
+            self.drive();
+            let core = &*self.core;
+            let pair = core.control.wake_pair();
+            let mut guard = pair.lock.lock();
+            // Cleared before the checks: a wake after them sets it again (see `Wake::woken`).
+            guard.woken = false;
             if done(core) {
-                return Wait::Done;
+                return Poll::Ready(Wait::Done);
             }
             if guard.escalations > self.escalations_seen {
                 self.escalations_seen = guard.escalations;
-                return Wait::Escalated;
+                return Poll::Ready(Wait::Escalated);
             }
             if deadline.is_some_and(|deadline| core.clock.now() >= deadline) {
-                return Wait::Expired;
+                return Poll::Ready(Wait::Expired);
             }
-            guard = match core.clock.wait_budget(deadline) {
-                Some(timeout) => pair.cond.wait_timeout(guard, timeout),
-                None => pair.cond.wait(guard),
-            };
+            // Under the wake lock, after clearing `woken`: a future actor woken after this look
+            // wakes the group after it (the ready set wakes outside its own lock).
+            let ready = self.driver.has_ready();
+            if ready && self.blocking {
+                continue;
+            }
+            let budget = core.clock.wait_budget(deadline);
+            // A deadline past what `Instant` can hold is as good as none.
+            guard.until = budget.and_then(|budget| std::time::Instant::now().checked_add(budget));
+            if !self.blocking {
+                match &guard.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => guard.waker = Some(cx.waker().clone()),
+                }
+                if ready {
+                    // Another pass is due: yield to the executor first (one pass per poll).
+                    guard.waker = None;
+                    drop(guard);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                if budget.is_some() && self.timer_thread.is_none() {
+                    drop(guard);
+                    self.start_timer();
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Starts the timer thread of an async run: it wakes the task when the deadline the runner
+    /// left in [`Wake::until`](crate::state::Wake) passes. If it cannot be had, the task is woken
+    /// at once and polls again, checking the clock each time (correct, if busy).
+    fn start_timer(&mut self) {
+        let control = Arc::clone(&self.core.control);
+        let spawned = thread::Builder::new()
+            .name("rungroup-timer".into())
+            .spawn(move || timer_main(&control));
+        match spawned {
+            Ok(thread) => self.timer_thread = Some(thread),
+            Err(_) => self.core.notify(),
+        }
+    }
+
+    /// Ends the timer thread, if there is one (it is idle: it never runs user code but a waker).
+    fn stop_timer(&mut self) {
+        if let Some(thread) = self.timer_thread.take() {
+            let pair = self.core.control.wake_pair();
+            let mut guard = pair.lock.lock();
+            guard.timer_closed = true;
+            pair.cond.notify_all();
+            drop(guard);
+            let _ = thread.join();
+        }
+    }
+
+    /// One pass of the future actors: polls those that were woken, and settles those that ended.
+    fn drive(&mut self) {
+        let Runner {
+            driver,
+            core,
+            entries,
+            slowest_poll,
+            ..
+        } = self;
+        if driver.is_empty() {
+            return;
+        }
+        let slowest = driver.pass(core, |actor, ended| {
+            settle(core, &mut entries[actor], actor, ended);
+        });
+        if let Some((actor, took)) = slowest {
+            if slowest_poll.is_none_or(|(_, longest)| took > longest) {
+                *slowest_poll = Some((actor, took));
+                if took >= SLOW_POLL {
+                    core.emit(Note::PollBlocked { actor, took });
+                }
+            }
         }
     }
 
@@ -791,6 +1002,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
     fn host_first_lane(&mut self, winner: Option<usize>) {
         let lane = Arc::clone(&self.core.first_lane);
         let thread = match winner {
+            Some(winner) if !self.driver.is_future(winner) => None,
+            // A future actor's exit, or a request from outside, leaves no thread free: one is
+            // started when a hook first needs it (`send`), if one ever does (a future actor's
+            // own interrupt is called here, see `send`).
+            _ if !self.driver.is_empty() => return,
             Some(_) => None,
             None => match Lane::start(&self.core, lane) {
                 Ok((_, thread)) => Some(thread),
@@ -807,7 +1023,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     /// The lame-duck delay, if one is configured: the group is already not ready; every actor
     /// keeps running until the delay, the budget or a second stop request is over.
-    fn lame_duck(&mut self) {
+    async fn lame_duck(&mut self) {
         let Some(delay) = self.lame_duck else { return };
         // Nothing serves any more (a lone actor's exit, say): nothing to keep serving.
         if self.core.live.all_done() {
@@ -817,7 +1033,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         self.core.emit(Note::LameDuck { delay });
         let deadline = min_deadline(Some(begin.saturating_add(delay)), self.budget_deadline);
         // Ends early, too, once the last actor has gone meanwhile.
-        match self.wait(deadline, |core| core.live.all_done()) {
+        match self.wait(deadline, |core| core.live.all_done()).await {
             Wait::Escalated => self.escalating = Some(self.requested_escalation()),
             Wait::Expired if self.budget_spent() => self.escalating = Some(Escalation::Budget),
             Wait::Expired | Wait::Done => {}
@@ -826,9 +1042,18 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
-    fn teardown(&mut self, cause: &Arc<Cause<E>>) {
+    async fn teardown(&mut self, cause: &Arc<Cause<E>>) {
         for stage in 0..self.stages.len() {
-            let _span = self.core.herald.stage_span(stage);
+            let core = Arc::clone(&self.core);
+            core.herald
+                .in_stage_span(stage, self.tear_down_stage(stage, cause))
+                .await;
+        }
+    }
+
+    /// One stage's teardown.
+    async fn tear_down_stage(&mut self, stage: usize, cause: &Arc<Cause<E>>) {
+        {
             let begin = self.now();
             self.core.emit(Note::StageBegun { index: stage });
             if self.escalating.is_none() && self.budget_spent() {
@@ -840,7 +1065,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 // The budget is spent or a second request came: no grace, escalate at once.
                 Some(why) => {
                     let why = why.clone();
-                    self.escalate(stage, cause, None, false);
+                    self.escalate(stage, cause, None, false).await;
                     (why == Escalation::Budget, Some(why))
                 }
                 None => {
@@ -853,25 +1078,25 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         core.live.count(stage) == 0
                             && lane.as_ref().is_none_or(|lane| lane.is_idle())
                     };
-                    match self.wait(deadline, drained) {
+                    match self.wait(deadline, drained).await {
                         Wait::Done => (false, None),
                         Wait::Escalated => {
                             // Escalates at once (force hooks now), but no deadline has passed:
                             // the stage's interrupts stay one at a time on their lane (R05).
                             let why = self.requested_escalation();
                             self.escalating = Some(why.clone());
-                            self.escalate(stage, cause, None, false);
+                            self.escalate(stage, cause, None, false).await;
                             (false, Some(why))
                         }
                         Wait::Expired if self.budget_spent() => {
                             self.escalating = Some(Escalation::Budget);
-                            self.escalate(stage, cause, None, true);
+                            self.escalate(stage, cause, None, true).await;
                             (true, Some(Escalation::Budget))
                         }
                         Wait::Expired => {
                             // Only this stage's grace: its kill grace may not outlast the budget.
                             let cap = self.budget_deadline;
-                            self.escalate(stage, cause, cap, true);
+                            self.escalate(stage, cause, cap, true).await;
                             let why = Escalation::Grace {
                                 stage: self.stages[stage].name.clone(),
                             };
@@ -910,6 +1135,15 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if jobs.is_empty() {
             return;
         }
+        // Interrupts that are the group's own (a future actor's token or cancel) never block: with
+        // no hook before them still to come, they are called here, in order, with no lane.
+        let lane_idle = self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle());
+        if lane_idle && jobs.iter().all(|job| self.entries[job.meta().0].inline) {
+            for job in jobs {
+                self.call_here(job);
+            }
+            return;
+        }
         match &self.hook_lane {
             Some(lane) => lane.push(jobs),
             None => self.hook_lane = self.spawn_lane(jobs),
@@ -932,10 +1166,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 // No deadline is configured, so nothing is broken by calling the hooks here, as
                 // `oklog/run` does; only a second stop request cannot interrupt them then.
                 for job in jobs {
-                    let (actor, hook, panic) = lane::call_here(&self.core, job);
-                    lane::announce(&self.core, actor, hook, panic.is_some());
-                    let outcome = panic.map_or(HookOutcome::Returned, HookOutcome::Panicked);
-                    self.entries[actor].record(hook, outcome);
+                    self.call_here(job);
                 }
                 None
             }
@@ -949,6 +1180,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 None
             }
         }
+    }
+
+    /// Calls a hook on this thread and records it.
+    fn call_here(&mut self, job: Job<E>) {
+        let (actor, hook, panic) = lane::call_here(&self.core, job);
+        lane::announce(&self.core, actor, hook, panic.is_some());
+        let outcome = panic.map_or(HookOutcome::Returned, HookOutcome::Panicked);
+        self.entries[actor].record(hook, outcome);
     }
 
     /// If the hook lane is inside a hook (past a deadline), retires it: its queued interrupts move,
@@ -970,7 +1209,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// request escalates at once, force hooks included, but the stage's interrupts stay one at a
     /// time on their lane (R05); so do those of a stage escalated as soon as it begins, which were
     /// handed out a moment ago. What is still queued when the kill grace runs out moves on then.
-    fn escalate(
+    async fn escalate(
         &mut self,
         stage: usize,
         cause: &Arc<Cause<E>>,
@@ -997,6 +1236,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
             }
             self.entries[actor].escalated = true;
             self.core.emit(Note::Escalated { actor });
+            // A future actor is dropped: it cannot outlive the run the way a thread can.
+            if let Some(ended) = self.driver.cancel(actor) {
+                settle(&self.core, &mut self.entries[actor], actor, ended);
+            }
             if let Some(hook) = self.entries[actor].force.take() {
                 watched.extend(self.spawn_lane(vec![Job::Force { actor, hook }]));
             }
@@ -1004,7 +1247,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let drained = move |core: &Core<E>| {
             core.live.count(stage) == 0 && watched.iter().all(|lane| lane.is_idle())
         };
-        while self.wait(deadline, &drained) == Wait::Escalated {
+        while self.wait(deadline, &drained).await == Wait::Escalated {
             if self.escalating.is_none() {
                 self.escalating = Some(self.requested_escalation());
             }
@@ -1081,7 +1324,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Builds the report: every actor's fate, every hook that did not return, the run's error.
-    fn finish(
+    async fn finish(
         mut self,
         trigger: Trigger,
         cause: Arc<Cause<E>>,
@@ -1099,6 +1342,15 @@ impl<E: Send + Sync + 'static> Runner<E> {
             self.entries[actor].discard(job);
         }
         let mut blocked_hooks = self.close_lanes();
+        self.stop_timer();
+        // A future actor still held here was given up on (none is, unless a wait ended without
+        // its stage draining): it is dropped, not left behind.
+        for actor in 0..self.entries.len() {
+            if let Some(ended) = self.driver.cancel(actor) {
+                settle(&self.core, &mut self.entries[actor], actor, ended);
+            }
+        }
+        self.core.control.wake_pair().lock.lock().waker = None;
         let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
             Ok(Cause::Exit { result, .. }) => (Some(result), false),
             Ok(_) => (None, false),
@@ -1126,8 +1378,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
                 _ if !entry.started => (Outcome::NotStarted, None, false),
                 _ => match self.core.slots[index].lock().take() {
-                    Some(Exit { result, at }) => {
+                    Some(Exit { result, at, cancelled }) => {
                         let outcome = match result {
+                            _ if cancelled => Outcome::Cancelled,
                             Ok(Ok(())) => Outcome::Ok,
                             Ok(Err(error)) => Outcome::Err(error),
                             Err(payload) => Outcome::Panicked(payload),
@@ -1192,7 +1445,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .collect();
         let (ready_at, never_ready) = self.readiness.finish();
         // The observer hears of the abandonments above before it is let go.
-        let observer_missed = self.finish_observer();
+        let observer_missed = self.finish_observer().await;
         self.core.clock.stop(self.core.control.wake_pair());
 
         let mut report = Report {
@@ -1294,7 +1547,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     /// Lets the observer thread (if any) deliver what is queued, for at most one kill grace when
     /// a deadline is configured; gives up on it after that. Returns how many events it missed.
-    fn finish_observer(&mut self) -> usize {
+    async fn finish_observer(&mut self) -> usize {
         self.core.herald.close();
         let Some(thread) = self.observer_thread.take() else {
             return 0;
@@ -1304,7 +1557,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .map_or(OBSERVER_GRACE, |k| k.max(OBSERVER_GRACE));
         let deadline = Some(self.now().saturating_add(grace));
         loop {
-            match self.wait(deadline, |core| core.herald.is_done()) {
+            match self.wait(deadline, |core| core.herald.is_done()).await {
                 Wait::Done => {
                     let _ = thread.join();
                     return 0;

@@ -95,6 +95,18 @@ pub(crate) struct Wake {
     ///
     /// [`Escalation::Request`]: crate::Escalation::Request
     pub(crate) escalated_by: Option<Trigger>,
+    /// Set by every [`WakePair::wake`]; cleared by the runner under this lock just before it
+    /// checks what it waits for. A wake that lands after that check finds it cleared and sets it,
+    /// so the runner does not park (no lost wake-up, `i12_*` loom models).
+    pub(crate) woken: bool,
+    /// The task that polls the group's future ([`Group::run_async`](crate::Group::run_async)):
+    /// taken and woken by the next wake.
+    pub(crate) waker: Option<std::task::Waker>,
+    /// When a parked runner must look at the clock again (a real deadline), for the blocking
+    /// runner and for the timer thread of an async run.
+    pub(crate) until: Option<std::time::Instant>,
+    /// Tells the timer thread of an async run to end.
+    pub(crate) timer_closed: bool,
 }
 
 /// What a request to stop achieved.
@@ -186,9 +198,8 @@ impl Control {
             }
         };
         if outcome != Requested::Ignored {
-            self.wake.cond.notify_one();
+            self.wake.wake(wake);
         }
-        drop(wake);
         outcome
     }
 
@@ -201,9 +212,28 @@ impl Control {
 
     /// Wakes the caller. Taking the lock orders the notification after the caller's check.
     pub(crate) fn notify(&self) {
-        let guard = self.wake.lock.lock();
-        self.wake.cond.notify_one();
-        drop(guard);
+        self.wake.wake(self.wake.lock.lock());
+    }
+
+    /// Parks the blocking runner until the next wake, or until the deadline it left in
+    /// [`Wake::until`] has passed.
+    pub(crate) fn park(&self) {
+        let mut guard = self.wake.lock.lock();
+        loop {
+            if std::mem::take(&mut guard.woken) {
+                return;
+            }
+            guard = match guard.until {
+                Some(until) => {
+                    let now = std::time::Instant::now();
+                    if now >= until {
+                        return;
+                    }
+                    self.wake.cond.wait_timeout(guard, until - now)
+                }
+                None => self.wake.cond.wait(guard),
+            };
+        }
     }
 
     /// Whether any request or exit has triggered teardown.

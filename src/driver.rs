@@ -1,0 +1,249 @@
+//! The driver of future actors (issue 12): polls them inside the group's own future (or on the
+//! caller's thread, for [`Group::run`](crate::Group::run)), with no runtime of its own.
+//!
+//! - Each actor has one waker, built once: waking it puts the actor in the *ready set* and, when
+//!   the set was empty, wakes the group (one parent wake per batch).
+//! - A pass takes the whole set at once and polls each actor in it once, starting one place
+//!   further along each pass (no actor always goes first). Wakes that arrive during a pass are the
+//!   next pass's: the runner yields between passes (never a loop around one actor that keeps
+//!   waking itself: futures-rs #2049).
+//! - An actor is marked out of the set *before* it is polled, so a wake during its poll puts it
+//!   back: no lost wake-up between an actor marking itself ready and the driver clearing the set
+//!   (the `i12_*` loom models).
+//! - A poll or a drop that panics is caught; the actor's exit is recorded with the payload, by
+//!   name, as for a thread actor.
+//!
+//! A future actor is dropped (outcome [`Outcome::Cancelled`](crate::Outcome::Cancelled)) when
+//! escalation reaches it, or at its interrupt if it asked for that.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::report::Payload;
+use crate::runner::Core;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::unwind;
+
+/// A future actor's body.
+pub(crate) type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<(), E>> + Send + 'static>>;
+
+/// The actors to poll next: a list in wake order, and a flag per actor so that each is listed once.
+#[derive(Default)]
+struct Queue {
+    list: Vec<usize>,
+    listed: Vec<bool>,
+}
+
+/// What every actor's waker shares: the ready set and the group to wake.
+pub(crate) struct ReadySet {
+    queue: Mutex<Queue>,
+    /// Wakes the runner, whichever way it waits (a parked thread or a task).
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+impl ReadySet {
+    pub(crate) fn new(actors: usize, wake: Box<dyn Fn() + Send + Sync>) -> Self {
+        Self {
+            queue: Mutex::new(Queue {
+                list: Vec::new(),
+                listed: vec![false; actors],
+            }),
+            wake,
+        }
+    }
+
+    /// Lists `actor` to be polled; wakes the group if the set was empty.
+    pub(crate) fn mark(&self, actor: usize) {
+        let first = {
+            let mut queue = self.queue.lock();
+            if std::mem::replace(&mut queue.listed[actor], true) {
+                return;
+            }
+            queue.list.push(actor);
+            queue.list.len() == 1
+        };
+        if first {
+            (self.wake)();
+        }
+    }
+
+    /// Takes the whole set, unlisting every actor in it (before any of them is polled).
+    fn take(&self, into: &mut Vec<usize>) {
+        let mut queue = self.queue.lock();
+        let Queue { list, listed } = &mut *queue;
+        for &actor in list.iter() {
+            listed[actor] = false;
+        }
+        into.append(list);
+    }
+
+    /// Whether some actor is waiting to be polled.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.queue.lock().list.is_empty()
+    }
+}
+
+/// One actor's waker, and its cancel-on-interrupt flag.
+pub(crate) struct ActorWaker {
+    actor: usize,
+    set: StdArc<ReadySet>,
+    /// Set by the actor's interrupt when it is dropped at its interrupt.
+    cancel: AtomicBool,
+}
+
+impl ActorWaker {
+    /// Asks the driver to drop this actor's future at its next pass (its interrupt, for an actor
+    /// that is dropped at its interrupt).
+    pub(crate) fn cancel(&self) {
+        // ORDERING: the flag is read by the driver after it takes the actor from the ready set,
+        // and `mark` goes through that set's mutex after this store: the lock orders them.
+        self.cancel.store(true, Ordering::Relaxed);
+        self.set.mark(self.actor);
+    }
+}
+
+impl Wake for ActorWaker {
+    fn wake(self: StdArc<Self>) {
+        self.set.mark(self.actor);
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.set.mark(self.actor);
+    }
+}
+
+/// A future actor as the driver holds it.
+struct Slot<E> {
+    future: Option<BoxFuture<E>>,
+    handle: StdArc<ActorWaker>,
+    waker: Waker,
+}
+
+/// How a future actor ended, for the runner's bookkeeping.
+pub(crate) enum Ended<E> {
+    /// Its future completed (or panicked in its poll or its drop).
+    Exited(Result<Result<(), E>, Payload>),
+    /// It was dropped before it completed; a panic of that drop is kept.
+    Cancelled(Option<Payload>),
+}
+
+/// The future actors of one run, by actor index.
+pub(crate) struct Driver<E> {
+    slots: Vec<Option<Slot<E>>>,
+    set: StdArc<ReadySet>,
+    /// Where the next pass starts in its batch.
+    turn: usize,
+    batch: Vec<usize>,
+}
+
+impl<E> Driver<E> {
+    pub(crate) fn new(actors: usize, set: StdArc<ReadySet>) -> Self {
+        Self {
+            slots: (0..actors).map(|_| None).collect(),
+            set,
+            turn: 0,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Whether the group has any future actor at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
+    /// Starts actor `actor`: listed to be polled at the next pass. Returns its waker's handle (for
+    /// an interrupt that cancels it).
+    pub(crate) fn start(&mut self, actor: usize, future: BoxFuture<E>) -> StdArc<ActorWaker> {
+        let handle = StdArc::new(ActorWaker {
+            actor,
+            set: StdArc::clone(&self.set),
+            cancel: AtomicBool::new(false),
+        });
+        let waker = Waker::from(StdArc::clone(&handle));
+        self.slots[actor] = Some(Slot {
+            future: Some(future),
+            handle: StdArc::clone(&handle),
+            waker,
+        });
+        self.set.mark(actor);
+        handle
+    }
+
+    /// Whether `actor` is a future actor.
+    pub(crate) fn is_future(&self, actor: usize) -> bool {
+        self.slots[actor].is_some()
+    }
+
+    /// Drops `actor`'s future if it is still there.
+    pub(crate) fn cancel(&mut self, actor: usize) -> Option<Ended<E>> {
+        let future = self.slots[actor].as_mut()?.future.take()?;
+        Some(Ended::Cancelled(unwind::drop_caught(future)))
+    }
+
+    /// One pass: polls every actor in the ready set once, in a rotating order, and calls `ended`
+    /// for each that completed, panicked or was cancelled at its interrupt. Returns how long the
+    /// longest poll took, with its actor, as `measure` reports it.
+    pub(crate) fn pass(
+        &mut self,
+        core: &Core<E>,
+        mut ended: impl FnMut(usize, Ended<E>),
+    ) -> Option<(usize, std::time::Duration)> {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        self.set.take(&mut batch);
+        let mut slowest: Option<(usize, std::time::Duration)> = None;
+        if !batch.is_empty() {
+            let start = self.turn % batch.len();
+            self.turn = self.turn.wrapping_add(1);
+            batch.rotate_left(start);
+        }
+        for &actor in &batch {
+            let Some(slot) = self.slots[actor].as_mut() else {
+                continue;
+            };
+            let Some(future) = slot.future.as_mut() else {
+                continue;
+            };
+            // ORDERING: see `ActorWaker::cancel`; the ready set's mutex was taken since.
+            if slot.handle.cancel.load(Ordering::Relaxed) {
+                let future = slot.future.take();
+                ended(actor, Ended::Cancelled(unwind::drop_caught(future)));
+                continue;
+            }
+            let mut cx = Context::from_waker(&slot.waker);
+            let begin = core.clock.now();
+            let polled = unwind::catch(|| future.as_mut().poll(&mut cx));
+            let took = core.clock.now().saturating_sub(begin);
+            if slowest.is_none_or(|(_, longest)| took > longest) {
+                slowest = Some((actor, took));
+            }
+            let result = match polled {
+                Ok(Poll::Pending) => continue,
+                Ok(Poll::Ready(result)) => Ok(result),
+                Err(payload) => Err(payload),
+            };
+            // The future and everything it holds are dropped before its exit is recorded (R11);
+            // a panic there is the actor's, as for a thread actor's captures.
+            let future = slot.future.take();
+            let result = match (unwind::drop_caught(future), result) {
+                (Some(payload), Ok(_)) => Err(payload),
+                (Some(payload), Err(first)) => {
+                    unwind::drop_quietly(payload);
+                    Err(first)
+                }
+                (None, result) => result,
+            };
+            ended(actor, Ended::Exited(result));
+        }
+        self.batch = batch;
+        slowest
+    }
+
+    /// Whether a wake is waiting to be served.
+    pub(crate) fn has_ready(&self) -> bool {
+        self.set.has_ready()
+    }
+}
