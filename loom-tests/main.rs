@@ -17,6 +17,7 @@ mod common;
 mod core;
 mod escalation;
 mod failure;
+mod future;
 mod service;
 mod stages;
 mod supervise;

@@ -1,4 +1,5 @@
-//! `StopToken::stopped`: the runtime-free future an async actor awaits (issue 12; T03, R07).
+//! Future actors (issue 12): `StopToken::stopped`, the runtime-free future an async actor awaits
+//! (T03, R07), and actors that are futures, polled by the group itself, alone or beside threads.
 //!
 //! The executor here is the smallest one there is: poll, and park the thread until the waker
 //! unparks it. No runtime, no sleeps: a test waits only for what must happen, under the fuse.
@@ -9,11 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use rungroup::{Group, StopToken};
+use rungroup::{BoxError, Event, Group, ManualClock, Outcome, Stage, StopToken};
 
-use crate::common::{FUSE, bounded, report_of};
+use crate::common::{
+    Drops, Ev, FUSE, Log, assert_escalated_cleanly, bounded, clocked_with_grace, events,
+    payload_text, report_of, run_catching, spawn_report, until_interrupted,
+};
 
 /// Wakes a parked thread, and counts its wake-ups.
 struct Unpark {
@@ -207,4 +211,345 @@ fn t03_i12_a_panicking_waker_does_not_strand_the_others() {
     assert!(panicked.is_err(), "the waker's panic was swallowed");
     assert_eq!(unpark.woken.load(Ordering::SeqCst), 2);
     assert!(token.is_stopped());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Future actors (issue 12): the same rules as thread actors, polled by the group's own driver.
+// ---------------------------------------------------------------------------------------------
+
+/// A future that is pending until `token` is stopped; then it returns `result`.
+async fn until_stopped(token: StopToken, result: Result<(), BoxError>) -> Result<(), BoxError> {
+    token.stopped().await;
+    result
+}
+
+/// A future that is pending forever and ignores every wake: only a drop ends it. Counts drops.
+fn deaf(drops: &Drops) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    let guard = drops.guard();
+    async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+/// R03 + F01 (issue 12): a future actor's `Err` is a first exit: the thread actor and the future
+/// token actor are interrupted, and `run` returns that very error.
+#[test]
+fn r03_i12_a_future_actors_error_is_the_first_exit_of_a_mixed_group() {
+    let mut group = Group::new();
+    let (execute, interrupt) = until_interrupted(|_| {});
+    group.actor("thread").add(execute, interrupt);
+    group
+        .actor("waiter")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    group
+        .actor("failing")
+        .add_future(async { Err("disk full".into()) }, |_| {});
+    let report = report_of(group);
+    assert_eq!(report.first_exit().unwrap().name, "failing", "{report}");
+    for actor in report.actors() {
+        assert_eq!(actor.interrupt.label(), "returned", "{report}");
+    }
+    assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+    assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
+    assert_eq!(report.into_result().unwrap_err().to_string(), "disk full");
+}
+
+/// R03 (issue 12): a thread actor's exit interrupts the future actors, which end `Ok`.
+#[test]
+fn r03_i12_a_thread_actors_exit_interrupts_the_future_actors() {
+    let mut group = Group::new();
+    for name in ["a", "b", "c"] {
+        group
+            .actor(name)
+            .add_future_token(|token| until_stopped(token, Ok(())));
+    }
+    group.actor("job").add(|| Err("job failed".into()), |_| {});
+    let report = report_of(group);
+    assert_eq!(report.first_exit().unwrap().name, "job");
+    assert!(
+        report.actors()[..3]
+            .iter()
+            .all(|actor| matches!(actor.outcome, Outcome::Ok)),
+        "{report}"
+    );
+}
+
+/// R05 (issue 12): interrupts are called in registration order across thread and future actors,
+/// one at a time.
+#[test]
+fn r05_i12_interrupts_run_in_registration_order_across_kinds() {
+    let log = Log::default();
+    let mut group = Group::new();
+    for (index, name) in ["f0", "t1", "f2", "t3"].into_iter().enumerate() {
+        let entry = {
+            let log = log.clone();
+            move || log.push(name)
+        };
+        if index % 2 == 0 {
+            let stop = StopToken::new();
+            let token = stop.clone();
+            group.actor(name).add_future(until_stopped(token, Ok(())), move |_| {
+                entry();
+                stop.stop();
+            });
+        } else {
+            let (execute, interrupt) = until_interrupted(move |_| entry());
+            group.actor(name).add(execute, interrupt);
+        }
+    }
+    group.actor("trigger").add_future(async { Ok(()) }, |_| {});
+    let report = report_of(group);
+    assert!(report.into_result().is_ok());
+    assert_eq!(log.entries(), ["f0", "t1", "f2", "t3"]);
+}
+
+/// F01 (issue 12): a panic in a future actor's poll is its exit, caught with its name and
+/// payload; `run` resumes it after teardown.
+#[test]
+fn f01_i12_a_panic_in_poll_is_caught_by_name() {
+    let mut group = Group::new();
+    group
+        .actor("waiter")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    group.actor("bomb").add_future(
+        async {
+            panic!("boom in poll");
+        },
+        |_| {},
+    );
+    let report = report_of(group);
+    let first = report.first_exit().unwrap();
+    assert_eq!(first.name, "bomb");
+    match &first.outcome {
+        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "boom in poll"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+
+    let mut group = Group::new();
+    group.actor("bomb").add_future(
+        async {
+            panic!("resumed");
+        },
+        |_| {},
+    );
+    let payload = run_catching(group).unwrap_err();
+    assert_eq!(payload_text(&payload), "resumed");
+}
+
+/// F01 + R11 (issue 12): a panic in the drop of a completed future actor is that actor's panic
+/// (as for a thread actor's captures); the future is dropped exactly once, before its exit counts.
+#[test]
+fn f01_i12_a_panic_in_a_completed_futures_drop_is_the_actors_panic() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom in drop");
+        }
+    }
+    let mut group = Group::new();
+    let bomb = Bomb;
+    group.actor("dropper").add_future(
+        async move {
+            let _bomb = &bomb;
+            Ok(())
+        },
+        |_| {},
+    );
+    let report = report_of(group);
+    match &report.actors()[0].outcome {
+        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "boom in drop"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+/// S05 + S06 (issue 12): a future actor that ignores its interrupt is not abandoned: escalation
+/// drops it (outcome `Cancelled`, exactly one drop), and the run reports the escalation.
+#[test]
+fn s05_i12_escalation_drops_a_future_that_ignores_its_interrupt() {
+    let (mut group, mut events, stop, clock) =
+        clocked_with_grace(Duration::from_secs(1), Duration::from_secs(5));
+    let drops = Drops::default();
+    group.actor("deaf").add_future(deaf(&drops), |_| {});
+    group
+        .actor("polite")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    let pending = spawn_report(group);
+    stop.stop("test");
+    events.wait_for(&Ev::exited("polite"));
+    assert_eq!(drops.count(), 0);
+    clock.advance(Duration::from_secs(5));
+    let report = pending.join();
+    assert_eq!(drops.count(), 1);
+    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert!(report.actors()[0].escalated);
+    assert_eq!(report.abandoned().count(), 0);
+    assert_escalated_cleanly(&report);
+}
+
+/// R04 (issue 12): an actor that asked to be dropped at its interrupt is dropped then, in order,
+/// and ends `Cancelled`, which is not an error.
+#[test]
+fn r04_i12_a_cancel_safe_future_is_dropped_at_its_interrupt() {
+    let drops = Drops::default();
+    let mut group = Group::new();
+    let events = events(&mut group);
+    group.actor("ticker").add_future_cancel(deaf(&drops));
+    group.actor("job").add(|| Ok(()), |_| {});
+    let report = report_of(group);
+    drop(events);
+    assert_eq!(drops.count(), 1);
+    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert!(!report.actors()[0].escalated);
+    assert!(report.into_result().is_ok());
+}
+
+/// T01 (issue 12): a stop request from another thread ends a group of future actors only.
+#[test]
+fn t01_i12_a_stop_request_ends_a_group_of_future_actors() {
+    let mut group = Group::new();
+    let stop = group.stop_handle();
+    for _ in 0..8 {
+        group.add_future_token(|token| until_stopped(token, Ok(())));
+    }
+    let pending = spawn_report(group);
+    let stopper = thread::spawn(move || stop.stop("operator"));
+    let report = pending.join();
+    stopper.join().unwrap();
+    assert!(report.actors().iter().all(|a| matches!(a.outcome, Outcome::Ok)));
+    assert!(report.into_result().is_ok());
+}
+
+/// Issue 12: `run_async` on a plain executor (this file's `block_on`): a mixed group, the first
+/// exit a future's error.
+#[test]
+fn r09_i12_run_async_returns_the_first_exit_on_any_executor() {
+    let result = bounded(|| {
+        let mut group = Group::new();
+        let (execute, interrupt) = until_interrupted(|_| {});
+        group.actor("thread").add(execute, interrupt);
+        group.add_future_token(|token| until_stopped(token, Ok(())));
+        group.add_future(async { Err("from a future".into()) }, |_| {});
+        block_on(group.run_async())
+    })
+    .join();
+    assert_eq!(result.unwrap_err().to_string(), "from a future");
+}
+
+/// S04 (issue 12): `run_async` with a real deadline: the timer thread wakes the task when the
+/// grace runs out, and the deaf future is cancelled. The grace is short; nothing depends on how
+/// long it really took.
+#[test]
+fn s04_i12_run_async_wakes_at_a_real_deadline() {
+    let drops = Drops::default();
+    let mut group = Group::new();
+    group
+        .grace(Stage::DEFAULT, Duration::from_millis(20))
+        .kill_grace(Duration::from_millis(20));
+    group.actor("deaf").add_future(deaf(&drops), |_| {});
+    group.actor("job").add_future(async { Ok(()) }, |_| {});
+    let report = bounded(move || block_on(group.run_async_with_report())).join();
+    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert_eq!(drops.count(), 1);
+}
+
+/// Issue 12, stuck polls: a poll that blocks the group's thread is reported by name with how long
+/// it took (on the group's clock), once it returns. What the group cannot do is check a deadline
+/// while a poll holds its thread (docs/async.md).
+#[test]
+fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    group.observe(move |event| {
+        if let Event::PollBlocked { actor, took } = event {
+            let _ = tx.lock().unwrap().send(format!("{actor} {took:?}"));
+        }
+    });
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    group.actor("hog").add_future(
+        async move {
+            // Blocks its poll until the test has moved the clock.
+            entered_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(())
+        },
+        |_| {},
+    );
+    let pending = spawn_report(group);
+    entered_rx.recv_timeout(FUSE).unwrap();
+    clock.advance(Duration::from_secs(2));
+    release_tx.send(()).unwrap();
+    let report = pending.join();
+    assert!(report.into_result().is_ok());
+    assert_eq!(rx.recv_timeout(FUSE).unwrap(), "hog 2s");
+}
+
+/// Issue 12, fairness: a future actor that wakes itself on every poll (a busy loop of yields)
+/// does not keep the others from being polled, nor the group from ending.
+#[test]
+fn r03_i12_a_self_waking_future_does_not_starve_the_others() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&polls);
+    let mut group = Group::new();
+    group.actor("spinner").add_future_token(move |token| {
+        std::future::poll_fn(move |cx| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            if token.is_stopped() {
+                return Poll::Ready(Ok(()));
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    group.actor("waits").add_future(
+        std::future::poll_fn(move |cx| {
+            // Pending until the helper below sends, then done (an exit that ends the group).
+            match rx.try_recv() {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(_) => {
+                    let waker = cx.waker().clone();
+                    thread::spawn(move || waker.wake());
+                    Poll::Pending
+                }
+            }
+        }),
+        |_| {},
+    );
+    tx.send(()).unwrap();
+    let report = report_of(group);
+    assert_eq!(report.first_exit().unwrap().name, "waits", "{report}");
+    assert!(polls.load(Ordering::Relaxed) >= 1);
+}
+
+/// R04 (issue 12): a future actor's interrupt is called exactly once even when the future has
+/// already completed; its drop happens exactly once.
+#[test]
+fn r04_i12_each_future_actor_is_interrupted_once_and_dropped_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let drops = Drops::default();
+    let mut group = Group::new();
+    for _ in 0..4 {
+        let calls = Arc::clone(&calls);
+        let guard = drops.guard();
+        group.add_future(
+            async move {
+                let _guard = guard;
+                Ok(())
+            },
+            move |_| {
+                calls.fetch_add(1, Ordering::Relaxed);
+            },
+        );
+    }
+    let report = report_of(group);
+    assert!(report.into_result().is_ok());
+    assert_eq!(calls.load(Ordering::Relaxed), 4);
+    assert_eq!(drops.count(), 4);
 }

@@ -1,0 +1,137 @@
+//! Future actors (issue 12): the driver's ready set, the run as a future, and the races between
+//! future and thread actors.
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use rungroup::{BoxError, Group, Outcome, StopOutcome, StopToken, Trigger};
+
+use crate::common::{Probe, check, name};
+use crate::core::add_waiting;
+
+/// Adds future actor `index`: pending until `outside` is stopped (by a thread that is not the
+/// group's), then `Ok`. Its interrupt only records.
+fn add_woken_from_outside(group: &mut Group, probe: &Arc<Probe>, index: usize, outside: &StopToken) {
+    let outside = outside.clone();
+    let probe = Arc::clone(probe);
+    group.actor(name(index)).add_future(
+        async move {
+            outside.stopped().await;
+            Ok(())
+        },
+        move |cause| probe.record(index, cause),
+    );
+}
+
+/// Issue 12 (R08, T03): no lost wake between a future actor marking itself ready and the driver
+/// clearing the ready set. The only future actor is woken by another thread (its token stopped
+/// from outside), racing the runner's pass, its check of the set and its park; its exit ends the
+/// run. A lost wake leaves the runner parked with nothing left to wake it: loom reports the
+/// deadlock. The seeded `driver-ready-check-outside-lock` breaks exactly this.
+#[test]
+fn t03_i12_a_future_woken_from_another_thread_is_never_lost() {
+    check("t03_i12_a_future_woken_from_another_thread_is_never_lost", || {
+        let probe = Probe::new();
+        let outside = StopToken::new();
+        let mut group = Group::new();
+        add_woken_from_outside(&mut group, &probe, 0, &outside);
+        let stopper = loom::thread::spawn(move || outside.stop());
+        let report = group.run_with_report();
+        stopper.join().unwrap();
+        assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+        assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+        assert_eq!(probe.order(), [0], "R04");
+    });
+}
+
+/// Issue 12: the same race with the run as a future (`run_async`), polled by
+/// `loom::future::block_on`: the task's waker, registered under the wake lock, is the one the
+/// outside wake reaches.
+#[test]
+fn t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread() {
+    check(
+        "t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread",
+        || {
+            let probe = Probe::new();
+            let outside = StopToken::new();
+            let mut group = Group::new();
+            add_woken_from_outside(&mut group, &probe, 0, &outside);
+            let stopper = loom::thread::spawn(move || outside.stop());
+            let report = loom::future::block_on(group.run_async_with_report());
+            stopper.join().unwrap();
+            assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+            assert_eq!(probe.order(), [0], "R04");
+        },
+    );
+}
+
+/// R03, R04, R06 (issue 12): the first exit races between a future actor and a thread actor. Both
+/// return `Err` at once. Exactly one is the first exit, its error is what every interrupt sees
+/// and what `run` returns; each interrupt is called once, in order.
+#[test]
+fn r03_i12_first_exit_races_between_a_future_and_a_thread() {
+    check("r03_i12_first_exit_races_between_a_future_and_a_thread", || {
+        let probe = Probe::new();
+        let mut group = Group::new();
+        Probe::observe(&probe, &mut group);
+        let recorder = Arc::clone(&probe);
+        group.actor(name(0)).add(
+            || Err(BoxError::from("thread failed")),
+            move |cause| recorder.record(0, cause),
+        );
+        let recorder = Arc::clone(&probe);
+        group.actor(name(1)).add_future(
+            async { Err(BoxError::from("future failed")) },
+            move |cause| recorder.record(1, cause),
+        );
+        let report = group.run_with_report();
+        assert_eq!(probe.order(), [0, 1], "R04/R05");
+        let first = report.first_exit().expect("R03: one first exit");
+        assert_eq!(report.actors().iter().filter(|a| a.first).count(), 1);
+        let want = if first.name == name(0) {
+            "thread failed"
+        } else {
+            "future failed"
+        };
+        for seen in probe.seen() {
+            assert_eq!(seen.cause_actor.as_deref(), Some(first.name.as_str()), "R06");
+        }
+        probe.assert_first_events(1, &report);
+        assert_eq!(report.into_result().unwrap_err().to_string(), want, "R09");
+    });
+}
+
+/// T01, R11 (issue 12): a stop request from another thread ends a group of a cancel-safe future
+/// actor and a thread token actor. The future is dropped exactly once, at its interrupt, whatever
+/// the interleaving; the run is a success.
+#[test]
+fn t01_i12_stop_request_drops_a_cancel_safe_future_exactly_once() {
+    check(
+        "t01_i12_stop_request_drops_a_cancel_safe_future_exactly_once",
+        || {
+            struct Counted(Arc<AtomicUsize>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    // ORDERING: read after `run` returned, which happens-after the drop (R11).
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let probe = Probe::new();
+            let drops = Arc::new(AtomicUsize::new(0));
+            let counted = Counted(Arc::clone(&drops));
+            let mut group = Group::new();
+            group.actor(name(0)).add_future_cancel(async move {
+                let _counted = counted;
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            add_waiting(&mut group, &probe, 1);
+            let stop = group.stop_handle();
+            let requester = loom::thread::spawn(move || stop.stop("deploy"));
+            let report = group.run_with_report();
+            assert_eq!(requester.join().unwrap(), StopOutcome::Triggered);
+            assert_eq!(drops.load(Ordering::Relaxed), 1, "R11: dropped exactly once");
+            assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
+            assert!(report.into_result().is_ok());
+        },
+    );
+}
