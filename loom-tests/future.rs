@@ -10,7 +10,12 @@ use crate::core::add_waiting;
 
 /// Adds future actor `index`: pending until `outside` is stopped (by a thread that is not the
 /// group's), then `Ok`. Its interrupt only records.
-fn add_woken_from_outside(group: &mut Group, probe: &Arc<Probe>, index: usize, outside: &StopToken) {
+fn add_woken_from_outside(
+    group: &mut Group,
+    probe: &Arc<Probe>,
+    index: usize,
+    outside: &StopToken,
+) {
     let outside = outside.clone();
     let probe = Arc::clone(probe);
     group.actor(name(index)).add_future(
@@ -29,18 +34,21 @@ fn add_woken_from_outside(group: &mut Group, probe: &Arc<Probe>, index: usize, o
 /// deadlock. The seeded `driver-ready-check-outside-lock` breaks exactly this.
 #[test]
 fn t03_i12_a_future_woken_from_another_thread_is_never_lost() {
-    check("t03_i12_a_future_woken_from_another_thread_is_never_lost", || {
-        let probe = Probe::new();
-        let outside = StopToken::new();
-        let mut group = Group::new();
-        add_woken_from_outside(&mut group, &probe, 0, &outside);
-        let stopper = loom::thread::spawn(move || outside.stop());
-        let report = group.run_with_report();
-        stopper.join().unwrap();
-        assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
-        assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
-        assert_eq!(probe.order(), [0], "R04");
-    });
+    check(
+        "t03_i12_a_future_woken_from_another_thread_is_never_lost",
+        || {
+            let probe = Probe::new();
+            let outside = StopToken::new();
+            let mut group = Group::new();
+            add_woken_from_outside(&mut group, &probe, 0, &outside);
+            let stopper = loom::thread::spawn(move || outside.stop());
+            let report = group.run_with_report();
+            stopper.join().unwrap();
+            assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+            assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+            assert_eq!(probe.order(), [0], "R04");
+        },
+    );
 }
 
 /// Issue 12: the same race with the run as a future (`run_async`), polled by
@@ -69,35 +77,42 @@ fn t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread() {
 /// and what `run` returns; each interrupt is called once, in order.
 #[test]
 fn r03_i12_first_exit_races_between_a_future_and_a_thread() {
-    check("r03_i12_first_exit_races_between_a_future_and_a_thread", || {
-        let probe = Probe::new();
-        let mut group = Group::new();
-        Probe::observe(&probe, &mut group);
-        let recorder = Arc::clone(&probe);
-        group.actor(name(0)).add(
-            || Err(BoxError::from("thread failed")),
-            move |cause| recorder.record(0, cause),
-        );
-        let recorder = Arc::clone(&probe);
-        group.actor(name(1)).add_future(
-            async { Err(BoxError::from("future failed")) },
-            move |cause| recorder.record(1, cause),
-        );
-        let report = group.run_with_report();
-        assert_eq!(probe.order(), [0, 1], "R04/R05");
-        let first = report.first_exit().expect("R03: one first exit");
-        assert_eq!(report.actors().iter().filter(|a| a.first).count(), 1);
-        let want = if first.name == name(0) {
-            "thread failed"
-        } else {
-            "future failed"
-        };
-        for seen in probe.seen() {
-            assert_eq!(seen.cause_actor.as_deref(), Some(first.name.as_str()), "R06");
-        }
-        probe.assert_first_events(1, &report);
-        assert_eq!(report.into_result().unwrap_err().to_string(), want, "R09");
-    });
+    check(
+        "r03_i12_first_exit_races_between_a_future_and_a_thread",
+        || {
+            let probe = Probe::new();
+            let mut group = Group::new();
+            Probe::observe(&probe, &mut group);
+            let recorder = Arc::clone(&probe);
+            group.actor(name(0)).add(
+                || Err(BoxError::from("thread failed")),
+                move |cause| recorder.record(0, cause),
+            );
+            let recorder = Arc::clone(&probe);
+            group.actor(name(1)).add_future(
+                async { Err(BoxError::from("future failed")) },
+                move |cause| recorder.record(1, cause),
+            );
+            let report = group.run_with_report();
+            assert_eq!(probe.order(), [0, 1], "R04/R05");
+            let first = report.first_exit().expect("R03: one first exit");
+            assert_eq!(report.actors().iter().filter(|a| a.first).count(), 1);
+            let want = if first.name == name(0) {
+                "thread failed"
+            } else {
+                "future failed"
+            };
+            for seen in probe.seen() {
+                assert_eq!(
+                    seen.cause_actor.as_deref(),
+                    Some(first.name.as_str()),
+                    "R06"
+                );
+            }
+            probe.assert_first_events(1, &report);
+            assert_eq!(report.into_result().unwrap_err().to_string(), want, "R09");
+        },
+    );
 }
 
 /// T01, R11 (issue 12): a stop request from another thread ends a group of a cancel-safe future
@@ -129,7 +144,11 @@ fn t01_i12_stop_request_drops_a_cancel_safe_future_exactly_once() {
             let requester = loom::thread::spawn(move || stop.stop("deploy"));
             let report = group.run_with_report();
             assert_eq!(requester.join().unwrap(), StopOutcome::Triggered);
-            assert_eq!(drops.load(Ordering::Relaxed), 1, "R11: dropped exactly once");
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                1,
+                "R11: dropped exactly once"
+            );
             assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
             assert!(report.into_result().is_ok());
         },

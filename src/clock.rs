@@ -9,6 +9,9 @@
 //! clocks and makes the report's timestamps small, readable numbers.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +43,8 @@ pub struct ManualClock {
 struct ManualInner {
     /// Nanoseconds since the origin. Only ever increases.
     now: AtomicU64,
+    /// Tasks sleeping on this clock ([`Timer::sleep_until`]), with their deadlines.
+    sleepers: Mutex<Vec<(Duration, Waker)>>,
     /// The waiting callers of the groups that use this clock. Each `run` registers its wake pair
     /// when it starts and removes it before it returns, so this never grows without bound.
     waiters: Mutex<Vec<Arc<WakePair>>>,
@@ -75,6 +80,7 @@ impl ManualClock {
         Self {
             inner: Arc::new(ManualInner {
                 now: AtomicU64::new(0),
+                sleepers: Mutex::new(Vec::new()),
                 waiters: Mutex::new(Vec::new()),
             }),
         }
@@ -100,6 +106,19 @@ impl ManualClock {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
                 Some(now.saturating_add(by))
             });
+        let now = self.now();
+        let due: Vec<Waker> = {
+            let mut sleepers = self.inner.sleepers.lock();
+            let (due, later) = std::mem::take(&mut *sleepers)
+                .into_iter()
+                .partition(|(deadline, _)| *deadline <= now);
+            *sleepers = later;
+            due.into_iter().map(|(_, waker)| waker).collect()
+        };
+        // Outside the lock: a waker is executor code.
+        for waker in due {
+            waker.wake();
+        }
         let waiters = self.inner.waiters.lock().clone();
         for waiter in waiters {
             // Taking the waiter's lock before notifying closes the window between its check of
@@ -134,21 +153,149 @@ impl fmt::Debug for ManualClock {
     }
 }
 
+/// A source of time for a group's deadlines and timestamps, and of sleeps for an async run
+/// ([`Group::timer`](crate::Group::timer)): the system clock by default, a runtime's timer (with
+/// the `tokio` feature, [`TokioTimer`](crate::TokioTimer)), or the test clock
+/// [`ManualClock`].
+///
+/// With a timer, [`Group::run_async`](crate::Group::run_async) waits for its deadlines by
+/// polling [`sleep_until`](Timer::sleep_until) inside its own future (no timer thread), so a
+/// runtime's paused test time moves the group's deadlines too. [`Group::run`](crate::Group::run)
+/// reads [`now`](Timer::now) and waits on its own thread for `deadline - now`, which assumes the
+/// timer's time passes at the speed of real time.
+pub trait Timer: Send + Sync + 'static {
+    /// Monotonic time since an origin of the timer's choosing.
+    fn now(&self) -> Duration;
+
+    /// A future that completes once [`now`](Timer::now) has reached `deadline`.
+    fn sleep_until(&self, deadline: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+impl Timer for ManualClock {
+    fn now(&self) -> Duration {
+        ManualClock::now(self)
+    }
+
+    /// Completes when [`advance`](ManualClock::advance) has moved the clock to `deadline`.
+    fn sleep_until(&self, deadline: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(ManualSleep {
+            clock: self.clone(),
+            deadline,
+        })
+    }
+}
+
+/// tokio's clock as a group's [`Timer`] (feature `tokio`): deadlines measured with
+/// `tokio::time::Instant` and waited for with `tokio::time::sleep_until`, so a runtime with paused
+/// time (`#[tokio::test(start_paused = true)]`) moves the group's graces and budget as it moves
+/// everything else. Use it with [`Group::run_async`](crate::Group::run_async) on a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::{Group, TokioTimer};
+///
+/// let mut group = Group::new();
+/// group.timer(TokioTimer::new());
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[derive(Clone, Copy, Debug)]
+pub struct TokioTimer {
+    origin: tokio::time::Instant,
+}
+
+#[cfg(feature = "tokio")]
+impl TokioTimer {
+    /// A timer whose origin is now, on tokio's clock (the paused clock of the current runtime,
+    /// if there is one and it is paused).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Default for TokioTimer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Timer for TokioTimer {
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.origin)
+    }
+
+    /// Must be polled inside a tokio runtime (as `run_async` on tokio does).
+    fn sleep_until(&self, deadline: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        // A deadline past what an `Instant` can hold: thirty years is as good as never.
+        let far = Duration::from_secs(30 * 365 * 24 * 3600);
+        let at = self
+            .origin
+            .checked_add(deadline)
+            .unwrap_or_else(|| self.origin + far);
+        Box::pin(tokio::time::sleep_until(at))
+    }
+}
+
+/// [`ManualClock`]'s sleep.
+struct ManualSleep {
+    clock: ManualClock,
+    deadline: Duration,
+}
+
+impl Future for ManualSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let mut sleepers = self.clock.inner.sleepers.lock();
+        // Again under the lock `advance` takes after moving the clock: no lost wake-up.
+        if self.clock.now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        sleepers.push((self.deadline, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
 /// The clock a group measures deadlines and timestamps with.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) enum Clock {
     /// The monotonic system clock.
     #[default]
     Real,
     /// A test clock.
     Manual(ManualClock),
+    /// A user's timer.
+    Timer(std::sync::Arc<dyn Timer>),
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Clock::Real => f.write_str("Real"),
+            Clock::Manual(clock) => f.debug_tuple("Manual").field(clock).finish(),
+            Clock::Timer(_) => f.write_str("Timer"),
+        }
+    }
 }
 
 /// A clock fixed to an origin: what a running group actually reads.
-#[derive(Debug)]
 pub(crate) enum RunClock {
     Real(Instant),
     Manual(ManualClock),
+    Timer {
+        timer: std::sync::Arc<dyn Timer>,
+        origin: Duration,
+    },
 }
 
 impl Clock {
@@ -159,16 +306,21 @@ impl Clock {
                 clock.register(waiter);
                 RunClock::Manual(clock.clone())
             }
+            Clock::Timer(timer) => RunClock::Timer {
+                timer: std::sync::Arc::clone(timer),
+                origin: timer.now(),
+            },
         }
     }
 }
 
 impl RunClock {
-    /// Time since the run began (real clock) or since the manual clock's origin.
+    /// Time since the run began (real clock, timer) or since the manual clock's origin.
     pub(crate) fn now(&self) -> Duration {
         match self {
             RunClock::Real(origin) => origin.elapsed(),
             RunClock::Manual(clock) => clock.now(),
+            RunClock::Timer { timer, origin } => timer.now().saturating_sub(*origin),
         }
     }
 
@@ -176,7 +328,24 @@ impl RunClock {
     /// `None`: block until notified (no deadline, or a manual clock, whose `advance` notifies).
     pub(crate) fn wait_budget(&self, deadline: Option<Duration>) -> Option<Duration> {
         match (self, deadline) {
-            (RunClock::Real(_), Some(deadline)) => Some(deadline.saturating_sub(self.now())),
+            (RunClock::Real(_) | RunClock::Timer { .. }, Some(deadline)) => {
+                Some(deadline.saturating_sub(self.now()))
+            }
+            _ => None,
+        }
+    }
+
+    /// A sleep until `deadline` (run time) from the user's timer, for an async run; `None` for
+    /// the clocks the group wakes itself for (the real one, by its timer thread; a manual one,
+    /// by `advance`).
+    pub(crate) fn sleep_until(
+        &self,
+        deadline: Duration,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        match self {
+            RunClock::Timer { timer, origin } => {
+                Some(timer.sleep_until(origin.saturating_add(deadline)))
+            }
             _ => None,
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{Clock, ManualClock, Timer};
 use crate::error::Error;
 use crate::observe::{Event, Observer};
 use crate::ready::{self, Readiness, ReadyHandle};
@@ -250,9 +250,16 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// thread actor. Named `actor-<index>`, in [`Stage::DEFAULT`], [`Policy::Critical`].
     ///
     /// The same rules hold as for thread actors (first exit, interrupts in order, stages,
-    /// graces, budget, panics caught by name), with one difference: escalation *drops* a future
-    /// actor still running (outcome [`Outcome::Cancelled`](crate::Outcome::Cancelled)), so it is
-    /// never abandoned. See `docs/async.md`.
+    /// graces, budget, panics caught by name), with two differences:
+    ///
+    /// - escalation *drops* a future actor still running (outcome
+    ///   [`Outcome::Cancelled`](crate::Outcome::Cancelled)), so it is never abandoned;
+    /// - `interrupt` is called on the group's thread, like the future's polls, unless a thread
+    ///   actor's interrupt is still to run before it (then on that interrupt's lane, to keep the
+    ///   order). Like a poll, it must not block: while it runs, no deadline is checked. A poll or
+    ///   an interrupt that holds the thread is reported ([`Event::Stalled`](crate::Event::Stalled)).
+    ///
+    /// See `docs/async.md`.
     ///
     /// # Examples
     ///
@@ -435,6 +442,15 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// space and lets glibc cache more freed stacks for later spawns; see `docs/performance.md`.
     pub fn stack_size(&mut self, bytes: usize) -> &mut Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Measures deadlines and timestamps with `timer`, and, in
+    /// [`run_async`](Group::run_async), waits for deadlines with its sleeps instead of a timer
+    /// thread: [`TokioTimer`](crate::TokioTimer) (feature `tokio`) puts the group on tokio's
+    /// clock, paused test time included. For the test clock, use [`clock`](Group::clock).
+    pub fn timer(&mut self, timer: impl Timer) -> &mut Self {
+        self.clock = Clock::Timer(std::sync::Arc::new(timer));
         self
     }
 
@@ -861,7 +877,8 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             future: Box::pin(execute),
             cancel: false,
         };
-        self.finish(body, Box::new(interrupt));
+        // Called on the group's thread, like the future's polls (see `Group::add_future`).
+        self.finish_with(body, Box::new(interrupt), true);
     }
 
     /// Adds the actor as a future token actor; see [`Group::add_future_token`].
@@ -876,11 +893,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             future: Box::pin(execute(token)),
             cancel: false,
         };
-        self.finish_with(
-            body,
-            Box::new(move |_: &Cause<E>| stopper.stop()),
-            true,
-        );
+        self.finish_with(body, Box::new(move |_: &Cause<E>| stopper.stop()), true);
     }
 
     /// Adds a cancel-safe future actor: its interrupt *drops* it (outcome

@@ -168,7 +168,9 @@ mod systemd;
 mod token;
 mod unwind;
 
-pub use clock::ManualClock;
+#[cfg(feature = "tokio")]
+pub use clock::TokioTimer;
+pub use clock::{ManualClock, Timer};
 pub use error::Error;
 pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage};
 pub use nest::NestedReport;

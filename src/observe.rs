@@ -88,10 +88,10 @@ pub enum Event<'a> {
         /// The actor's name.
         actor: &'a str,
     },
-    /// A poll of a future actor held the group's thread for `took` (at least 10 ms): while a
-    /// poll runs, no other future actor is polled and no deadline is checked (docs/async.md).
-    /// Emitted when a poll is the longest so far.
-    PollBlocked {
+    /// A future actor held the group's thread for `took` (at least 10 ms) in one poll, or in its
+    /// interrupt (which the group calls on that thread too). Meanwhile no other future actor was
+    /// polled and no deadline was checked (docs/async.md). Emitted when it is the longest so far.
+    Stalled {
         /// The actor's name.
         actor: &'a str,
         /// How long that poll took.
@@ -173,9 +173,9 @@ impl fmt::Display for Event<'_> {
             }
             Event::Escalated { actor } => write!(f, "actor '{actor}' escalated"),
             Event::Abandoned { actor } => write!(f, "actor '{actor}' abandoned"),
-            Event::PollBlocked { actor, took } => write!(
+            Event::Stalled { actor, took } => write!(
                 f,
-                "actor '{actor}' blocked the group's thread in a poll for {}",
+                "actor '{actor}' held the group's thread for {}",
                 Rounded(*took)
             ),
             Event::Ready => f.write_str("ready"),
@@ -233,7 +233,7 @@ pub(crate) enum Note {
     Abandoned {
         actor: usize,
     },
-    PollBlocked {
+    Stalled {
         actor: usize,
         took: Duration,
     },
@@ -299,7 +299,7 @@ impl Note {
             Note::Abandoned { actor } => Event::Abandoned {
                 actor: &names[actor],
             },
-            Note::PollBlocked { actor, took } => Event::PollBlocked {
+            Note::Stalled { actor, took } => Event::Stalled {
                 actor: &names[actor],
                 took,
             },
@@ -608,10 +608,10 @@ pub(crate) fn trace(event: &Event<'_>) {
         Event::Abandoned { actor } => {
             error!(target: "rungroup", event = "abandoned", actor, "actor '{actor}' abandoned");
         }
-        Event::PollBlocked { actor, took } => {
+        Event::Stalled { actor, took } => {
             let took = Rounded(took);
-            warn!(target: "rungroup", event = "poll_blocked", actor, %took,
-                "actor '{actor}' blocked the group's thread in a poll for {took}");
+            warn!(target: "rungroup", event = "stalled", actor, %took,
+                "actor '{actor}' held the group's thread for {took}");
         }
         Event::Ready => info!(target: "rungroup", event = "ready", "ready"),
         Event::NotReady { reason } => {
@@ -667,9 +667,7 @@ fn level(event: &Event<'_>) -> ::log::Level {
                 Level::Warn
             }
         }
-        Event::Escalated { .. } | Event::Restarting { .. } | Event::PollBlocked { .. } => {
-            Level::Warn
-        }
+        Event::Escalated { .. } | Event::Restarting { .. } | Event::Stalled { .. } => Level::Warn,
         Event::Abandoned { .. } => Level::Error,
         Event::Ready | Event::NotReady { .. } | Event::LameDuck { .. } => Level::Info,
     }

@@ -158,7 +158,9 @@ fn publish_exit<E: 'static>(
         Ok(Err(_)) => "error",
         Err(_) => "panicked",
     };
-    let triggers = !cancelled && !(policy == Policy::OnError && label == "ok");
+    // A cancelled actor never triggers (teardown is under way), nor an on-error actor's `Ok`.
+    let quiet = cancelled || (policy == Policy::OnError && label == "ok");
+    let triggers = !quiet;
     // The error's text for the event, only when someone listens (a formatting allocation).
     let error = match &result {
         _ if !core.herald.observed() => None,
@@ -198,7 +200,7 @@ fn settle<E: 'static>(core: &Core<E>, entry: &mut Entry<E>, actor: usize, ended:
     }
 }
 
-/// A poll of a future actor this long is reported ([`Note::PollBlocked`]).
+/// A poll of a future actor this long is reported ([`Note::Stalled`]).
 const SLOW_POLL: Duration = Duration::from_millis(10);
 
 /// The timer thread of an async run with a real deadline: wakes the task once the deadline the
@@ -225,6 +227,9 @@ fn timer_main(control: &Control) {
         };
     }
 }
+
+/// A user timer's sleep ([`crate::Timer::sleep_until`]).
+type Sleep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,6 +317,8 @@ struct Runner<E> {
     blocking: bool,
     /// The timer thread of an async run with a real deadline, started at the first one.
     timer_thread: Option<JoinHandle<()>>,
+    /// The user's timer's sleep until the deadline of the current wait (async run).
+    sleep: Option<(Duration, Sleep)>,
     /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
     /// whole group (docs/async.md); it is reported.
     slowest_poll: Option<(usize, Duration)>,
@@ -362,7 +369,10 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
 }
 
 /// The run itself, as a future: `Group::run_async`, and `Group::run` through [`run`].
-pub(crate) async fn run_async<E: Send + Sync + 'static>(group: Group<E>, blocking: bool) -> Report<E> {
+pub(crate) async fn run_async<E: Send + Sync + 'static>(
+    group: Group<E>,
+    blocking: bool,
+) -> Report<E> {
     let Group {
         actors,
         stages,
@@ -521,6 +531,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(group: Group<E>, blockin
         driver: Driver::new(actors.len(), ready_set),
         blocking,
         timer_thread: None,
+        sleep: None,
         slowest_poll: None,
     };
 
@@ -857,12 +868,42 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                if budget.is_some() && self.timer_thread.is_none() {
+                if let Some(deadline) = deadline.filter(|_| budget.is_some()) {
                     drop(guard);
-                    self.start_timer();
+                    if self.poll_sleep(cx, deadline) {
+                        // The user's timer says the deadline has come: look again.
+                        continue;
+                    }
                 }
             }
             return Poll::Pending;
+        }
+    }
+
+    /// Makes sure the task is woken at `deadline`: by the user's timer's sleep (polled here), or
+    /// by the timer thread. Returns whether the sleep has completed already.
+    fn poll_sleep(&mut self, cx: &mut Context<'_>, deadline: Duration) -> bool {
+        if !matches!(&self.sleep, Some((until, _)) if *until == deadline) {
+            self.sleep = self
+                .core
+                .clock
+                .sleep_until(deadline)
+                .map(|sleep| (deadline, sleep));
+        }
+        match &mut self.sleep {
+            Some((_, sleep)) => {
+                let done = sleep.as_mut().poll(cx).is_ready();
+                if done {
+                    self.sleep = None;
+                }
+                done
+            }
+            None => {
+                if self.timer_thread.is_none() {
+                    self.start_timer();
+                }
+                false
+            }
         }
     }
 
@@ -898,7 +939,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
             driver,
             core,
             entries,
-            slowest_poll,
             ..
         } = self;
         if driver.is_empty() {
@@ -908,11 +948,17 @@ impl<E: Send + Sync + 'static> Runner<E> {
             settle(core, &mut entries[actor], actor, ended);
         });
         if let Some((actor, took)) = slowest {
-            if slowest_poll.is_none_or(|(_, longest)| took > longest) {
-                *slowest_poll = Some((actor, took));
-                if took >= SLOW_POLL {
-                    core.emit(Note::PollBlocked { actor, took });
-                }
+            self.note_held(actor, took);
+        }
+    }
+
+    /// Reports a poll or an inline interrupt that held the group's thread, if it is the longest
+    /// so far and at least [`SLOW_POLL`].
+    fn note_held(&mut self, actor: usize, took: Duration) {
+        if self.slowest_poll.is_none_or(|(_, longest)| took > longest) {
+            self.slowest_poll = Some((actor, took));
+            if took >= SLOW_POLL {
+                self.core.emit(Note::Stalled { actor, took });
             }
         }
     }
@@ -1140,7 +1186,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let lane_idle = self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle());
         if lane_idle && jobs.iter().all(|job| self.entries[job.meta().0].inline) {
             for job in jobs {
+                let actor = job.meta().0;
+                let begin = self.now();
                 self.call_here(job);
+                let took = self.now().saturating_sub(begin);
+                self.note_held(actor, took);
             }
             return;
         }
@@ -1378,7 +1428,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
                 _ if !entry.started => (Outcome::NotStarted, None, false),
                 _ => match self.core.slots[index].lock().take() {
-                    Some(Exit { result, at, cancelled }) => {
+                    Some(Exit {
+                        result,
+                        at,
+                        cancelled,
+                    }) => {
                         let outcome = match result {
                             _ if cancelled => Outcome::Cancelled,
                             Ok(Ok(())) => Outcome::Ok,

@@ -290,10 +290,12 @@ fn r05_i12_interrupts_run_in_registration_order_across_kinds() {
         if index % 2 == 0 {
             let stop = StopToken::new();
             let token = stop.clone();
-            group.actor(name).add_future(until_stopped(token, Ok(())), move |_| {
-                entry();
-                stop.stop();
-            });
+            group
+                .actor(name)
+                .add_future(until_stopped(token, Ok(())), move |_| {
+                    entry();
+                    stop.stop();
+                });
         } else {
             let (execute, interrupt) = until_interrupted(move |_| entry());
             group.actor(name).add(execute, interrupt);
@@ -383,7 +385,10 @@ fn s05_i12_escalation_drops_a_future_that_ignores_its_interrupt() {
     clock.advance(Duration::from_secs(5));
     let report = pending.join();
     assert_eq!(drops.count(), 1);
-    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
     assert!(report.actors()[0].escalated);
     assert_eq!(report.abandoned().count(), 0);
     assert_escalated_cleanly(&report);
@@ -401,7 +406,10 @@ fn r04_i12_a_cancel_safe_future_is_dropped_at_its_interrupt() {
     let report = report_of(group);
     drop(events);
     assert_eq!(drops.count(), 1);
-    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
     assert!(!report.actors()[0].escalated);
     assert!(report.into_result().is_ok());
 }
@@ -418,7 +426,12 @@ fn t01_i12_a_stop_request_ends_a_group_of_future_actors() {
     let stopper = thread::spawn(move || stop.stop("operator"));
     let report = pending.join();
     stopper.join().unwrap();
-    assert!(report.actors().iter().all(|a| matches!(a.outcome, Outcome::Ok)));
+    assert!(
+        report
+            .actors()
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::Ok))
+    );
     assert!(report.into_result().is_ok());
 }
 
@@ -451,7 +464,10 @@ fn s04_i12_run_async_wakes_at_a_real_deadline() {
     group.actor("deaf").add_future(deaf(&drops), |_| {});
     group.actor("job").add_future(async { Ok(()) }, |_| {});
     let report = bounded(move || block_on(group.run_async_with_report())).join();
-    assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled), "{report}");
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
     assert_eq!(drops.count(), 1);
 }
 
@@ -466,7 +482,7 @@ fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let tx = std::sync::Mutex::new(tx);
     group.observe(move |event| {
-        if let Event::PollBlocked { actor, took } = event {
+        if let Event::Stalled { actor, took } = event {
             let _ = tx.lock().unwrap().send(format!("{actor} {took:?}"));
         }
     });
@@ -552,4 +568,39 @@ fn r04_i12_each_future_actor_is_interrupted_once_and_dropped_once() {
     assert!(report.into_result().is_ok());
     assert_eq!(calls.load(Ordering::Relaxed), 4);
     assert_eq!(drops.count(), 4);
+}
+
+/// Issue 12: a future actor's interrupt runs on the group's thread; one that holds it is reported
+/// like a stuck poll, by name, with the time it held it on the group's clock.
+#[test]
+fn s06_i12_an_interrupt_that_holds_the_groups_thread_is_reported() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    group.observe(move |event| {
+        if let Event::Stalled { actor, took } = event {
+            let _ = tx.lock().unwrap().send(format!("{actor} {took:?}"));
+        }
+    });
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let stop = StopToken::new();
+    let token = stop.clone();
+    group
+        .actor("slow-interrupt")
+        .add_future(until_stopped(token, Ok(())), move |_| {
+            entered_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            stop.stop();
+        });
+    group.actor("job").add_future(async { Ok(()) }, |_| {});
+    let pending = spawn_report(group);
+    entered_rx.recv_timeout(FUSE).unwrap();
+    clock.advance(Duration::from_secs(3));
+    release_tx.send(()).unwrap();
+    let report = pending.join();
+    assert!(report.into_result().is_ok());
+    assert_eq!(rx.recv_timeout(FUSE).unwrap(), "slow-interrupt 3s");
 }
