@@ -23,6 +23,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::report::Payload;
 use crate::runner::Core;
+use crate::spawn::{Link, Proxy, Settled};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::unwind;
@@ -115,9 +116,17 @@ impl Wake for ActorWaker {
     }
 }
 
+/// What the driver polls for one actor.
+enum Body<E> {
+    /// The actor's future itself.
+    Local(BoxFuture<E>),
+    /// A proxy of the actor's future, which runs on the user's executor.
+    Spawned(Proxy<E>, StdArc<Link<E>>),
+}
+
 /// A future actor as the driver holds it.
 struct Slot<E> {
-    future: Option<BoxFuture<E>>,
+    future: Option<Body<E>>,
     handle: StdArc<ActorWaker>,
     waker: Waker,
 }
@@ -157,6 +166,20 @@ impl<E> Driver<E> {
     /// Starts actor `actor`: listed to be polled at the next pass. Returns its waker's handle (for
     /// an interrupt that cancels it).
     pub(crate) fn start(&mut self, actor: usize, future: BoxFuture<E>) -> StdArc<ActorWaker> {
+        self.start_body(actor, Body::Local(future))
+    }
+
+    /// Starts actor `actor`, spawned on the user's executor: the driver polls its proxy.
+    pub(crate) fn start_spawned(
+        &mut self,
+        actor: usize,
+        proxy: Proxy<E>,
+        link: StdArc<Link<E>>,
+    ) -> StdArc<ActorWaker> {
+        self.start_body(actor, Body::Spawned(proxy, link))
+    }
+
+    fn start_body(&mut self, actor: usize, future: Body<E>) -> StdArc<ActorWaker> {
         let handle = StdArc::new(ActorWaker {
             actor,
             set: StdArc::clone(&self.set),
@@ -177,9 +200,15 @@ impl<E> Driver<E> {
         self.slots[actor].is_some()
     }
 
-    /// Drops `actor`'s future if it is still there.
+    /// Drops `actor`'s future if it is still there. A spawned actor's task is asked to drop it,
+    /// and its end comes through a later pass (`None` here).
     pub(crate) fn cancel(&mut self, actor: usize) -> Option<Ended<E>> {
-        let future = self.slots[actor].as_mut()?.future.take()?;
+        let slot = self.slots[actor].as_mut()?;
+        if let Some(Body::Spawned(_, link)) = &slot.future {
+            link.cancel();
+            return None;
+        }
+        let future = slot.future.take()?;
         Some(Ended::Cancelled(unwind::drop_caught(future)))
     }
 
@@ -209,20 +238,33 @@ impl<E> Driver<E> {
             };
             // ORDERING: see `ActorWaker::cancel`; the ready set's mutex was taken since.
             if slot.handle.cancel.load(Ordering::Relaxed) {
-                let future = slot.future.take();
-                ended(actor, Ended::Cancelled(unwind::drop_caught(future)));
-                continue;
+                if let Body::Spawned(_, link) = future {
+                    // Its task drops it; the proxy completes once it has.
+                    link.cancel();
+                } else {
+                    let future = slot.future.take();
+                    ended(actor, Ended::Cancelled(unwind::drop_caught(future)));
+                    continue;
+                }
             }
             let mut cx = Context::from_waker(&slot.waker);
             let begin = core.clock.now();
-            let polled = unwind::catch(|| future.as_mut().poll(&mut cx));
+            let polled = unwind::catch(|| match future {
+                Body::Local(future) => future.as_mut().poll(&mut cx).map(Settled::Exited),
+                Body::Spawned(proxy, _) => Pin::new(proxy).poll(&mut cx),
+            });
             let took = core.clock.now().saturating_sub(begin);
             if slowest.is_none_or(|(_, longest)| took > longest) {
                 slowest = Some((actor, took));
             }
             let result = match polled {
                 Ok(Poll::Pending) => continue,
-                Ok(Poll::Ready(result)) => Ok(result),
+                Ok(Poll::Ready(Settled::Exited(result))) => Ok(result),
+                Ok(Poll::Ready(Settled::Cancelled(panic))) => {
+                    slot.future = None;
+                    ended(actor, Ended::Cancelled(panic));
+                    continue;
+                }
                 Err(payload) => Err(payload),
             };
             // The future and everything it holds are dropped before its exit is recorded (R11);

@@ -29,12 +29,14 @@ use crate::report::Escalation;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An actor's thread could not be spawned (F03), or its name cannot name a thread (it
-    /// contains a NUL byte), or starting it would pass the process's memory-map limit. The actors
-    /// already started were interrupted and have all returned. The operating system's error is the
-    /// [`source`](StdError::source).
+    /// An actor could not be started (F03): its thread could not be spawned, or its name cannot
+    /// name a thread (it contains a NUL byte), or starting it would pass the process's memory-map
+    /// limit, or its [`Executor`](crate::Executor) panicked. The actors already started were
+    /// interrupted and have all returned. Also a misuse found before anything started (an invalid
+    /// [`Restart`](crate::Restart), [`spawned`](crate::ActorBuilder::spawned) without an
+    /// executor): then nothing ran. The cause is the [`source`](StdError::source).
     Spawn {
-        /// The actor whose thread could not be spawned.
+        /// The actor that could not be started.
         actor: String,
         /// Why.
         source: io::Error,
@@ -82,11 +84,7 @@ impl fmt::Display for Error {
         match self {
             // The source is not repeated here: error chains print it from `source()`.
             Error::Spawn { actor, .. } => {
-                write!(
-                    f,
-                    "could not spawn the thread of actor '{}'",
-                    actor.escape_debug()
-                )
+                write!(f, "could not start actor '{}'", actor.escape_debug())
             }
             Error::Helper {
                 thread, skipped, ..

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::observe::{Event, Observer};
 use crate::ready::{self, Readiness, ReadyHandle};
 use crate::report::{Cause, Report};
+use crate::spawn::Executor;
 use crate::state::Control;
 use crate::stop::StopHandle;
 use crate::supervise::{Restart, Supervisor};
@@ -101,6 +102,8 @@ pub(crate) struct ActorSpec<E> {
     /// The interrupt is the group's own and cannot block (a future actor's token or cancel): the
     /// runner may call it itself, with no hook lane.
     pub(crate) inline: bool,
+    /// Run on the group's executor ([`ActorBuilder::spawned`]).
+    pub(crate) spawned: bool,
 }
 
 /// Runs a set of actors as one unit and tears them down deterministically.
@@ -152,6 +155,8 @@ pub struct Group<E = BoxError> {
     pub(crate) stack_size: Option<usize>,
     pub(crate) readiness: Frozen<ready::Shared>,
     pub(crate) lame_duck: Option<Duration>,
+    /// Where [`ActorBuilder::spawned`] actors run.
+    pub(crate) executor: Option<std::sync::Arc<dyn Executor>>,
     #[cfg(all(unix, feature = "systemd"))]
     pub(crate) systemd: bool,
 }
@@ -194,6 +199,7 @@ impl<E> Default for Group<E> {
             stack_size: None,
             readiness: ready::Shared::new(),
             lame_duck: None,
+            executor: None,
             #[cfg(all(unix, feature = "systemd"))]
             systemd: false,
         }
@@ -333,6 +339,7 @@ impl<E: Send + Sync + 'static> Group<E> {
             policy: Policy::Critical,
             stack_size: None,
             force: None,
+            spawned: false,
             group: self,
         }
     }
@@ -442,6 +449,13 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// space and lets glibc cache more freed stacks for later spawns; see `docs/performance.md`.
     pub fn stack_size(&mut self, bytes: usize) -> &mut Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The executor that [`spawned`](ActorBuilder::spawned) future actors run on:
+    /// [`TokioExecutor`](crate::TokioExecutor) with the `tokio` feature, or any [`Executor`].
+    pub fn executor(&mut self, executor: impl Executor) -> &mut Self {
+        self.executor = Some(std::sync::Arc::new(executor));
         self
     }
 
@@ -711,9 +725,23 @@ pub struct ActorBuilder<'g, E> {
     policy: Policy,
     stack_size: Option<usize>,
     pub(crate) force: Option<Force>,
+    spawned: bool,
 }
 
 impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
+    /// Runs this future actor as a task of the group's [`Executor`] ([`Group::executor`]), in
+    /// parallel with the group's thread, instead of polling it on that thread. The rules are the
+    /// same: the group polls a proxy that completes when the task ends; a cancellation asks the
+    /// task to drop the future and waits for it to have done so. For CPU-heavy or many busy
+    /// actors on a multi-threaded runtime.
+    ///
+    /// `run` refuses the actor (with [`Error::Spawn`], naming it, nothing started) if the group
+    /// has no executor, or if the actor is not a future actor.
+    pub fn spawned(mut self) -> Self {
+        self.spawned = true;
+        self
+    }
+
     /// Places the actor in `stage` (rule S01).
     ///
     /// # Panics
@@ -938,6 +966,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             policy,
             stack_size,
             force,
+            spawned,
         } = self;
         group.actors.push(ActorSpec {
             name,
@@ -948,6 +977,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             interrupt,
             force,
             inline,
+            spawned,
         });
     }
 }

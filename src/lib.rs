@@ -159,6 +159,7 @@ mod report;
 mod runner;
 #[cfg(all(unix, feature = "signal"))]
 mod signal;
+mod spawn;
 mod state;
 mod stop;
 mod supervise;
@@ -181,6 +182,9 @@ pub use report::{
 };
 #[cfg(all(unix, feature = "signal"))]
 pub use signal::{SignalError, SignalSet};
+pub use spawn::Executor;
+#[cfg(feature = "tokio")]
+pub use spawn::TokioExecutor;
 pub use stop::{StopHandle, StopOutcome};
 pub use supervise::{Incarnation, Restart};
 pub use token::{StopToken, Stopped};

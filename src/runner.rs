@@ -56,6 +56,7 @@ use crate::report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, ServiceReport,
     StageReport, Trigger, error_text, panic_message,
 };
+use crate::spawn;
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::supervise::Shared;
 use crate::sync::thread::{self, JoinHandle};
@@ -384,6 +385,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         stack_size,
         readiness,
         lame_duck,
+        executor,
         #[cfg(all(unix, feature = "systemd"))]
         systemd,
     } = group;
@@ -418,6 +420,34 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             observer_missed: 0,
             service: ServiceReport::default(),
         };
+    }
+
+    // Misuse found before anything starts: an actor to spawn on an executor the group lacks, or
+    // one that is not a future.
+    let misuse = actors.iter().position(|actor| actor.spawned).and_then(|_| {
+        actors.iter().enumerate().find_map(|(index, actor)| {
+            let problem = match &actor.execute {
+                _ if !actor.spawned => return None,
+                Body::Future { .. } if executor.is_none() => {
+                    "spawned() needs an executor: set one with Group::executor"
+                }
+                Body::Future { .. } => return None,
+                _ => {
+                    "spawned() applies to future actors only (add_future, add_future_token, \
+                      add_future_cancel)"
+                }
+            };
+            Some((index, problem))
+        })
+    });
+    if let Some((actor, problem)) = misuse {
+        unwind::drop_quietly(observer);
+        let error = Error::Spawn {
+            actor: names[actor].clone(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, problem),
+        };
+        let trigger = Trigger::SpawnFailed { actor };
+        return refuse(actors, stage_reports, &control, &clock, trigger, error);
     }
 
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
@@ -548,6 +578,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             mut interrupt,
             force,
             inline,
+            spawned,
         } = actor;
         let mut entry = Entry {
             stage,
@@ -565,7 +596,25 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         };
         if spawn_error.is_none() {
             if let Body::Future { future, cancel } = execute {
-                let handle = runner.driver.start(index, future);
+                let handle = match executor.as_deref().filter(|_| spawned) {
+                    None => runner.driver.start(index, future),
+                    Some(executor) => match spawn::spawn(executor, future) {
+                        Ok((proxy, link)) => runner.driver.start_spawned(index, proxy, link),
+                        Err(payload) => {
+                            let error = io::Error::other(format!(
+                                "the executor panicked spawning the actor's task: {}",
+                                panic_message(payload.as_ref())
+                            ));
+                            entry.drop_panics.push(payload);
+                            spawn_error = Some(SpawnError::Actor(index, error));
+                            runner.core.live.forget(stage, 1);
+                            entry.discard(interrupt);
+                            entry.discard(force);
+                            runner.entries.push(entry);
+                            continue;
+                        }
+                    },
+                };
                 if cancel {
                     entry.discard(interrupt);
                     interrupt = Box::new(move |_: &Cause<E>| handle.cancel());

@@ -511,7 +511,7 @@ fn f03_i13_spawn_error_chain_prints_the_source_once() {
         1,
         "{levels:?}"
     );
-    assert_eq!(levels[0], "could not spawn the thread of actor 'huge'");
+    assert_eq!(levels[0], "could not start actor 'huge'");
 }
 
 /// F03: the started actors' interrupts see the spawn failure as the cause, naming the actor.

@@ -604,3 +604,235 @@ fn s06_i12_an_interrupt_that_holds_the_groups_thread_is_reported() {
     assert!(report.into_result().is_ok());
     assert_eq!(rx.recv_timeout(FUSE).unwrap(), "slow-interrupt 3s");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Spawned future actors: on the user's executor (issue 12).
+// ---------------------------------------------------------------------------------------------
+
+/// An error and its sources, as an error chain prints them.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(error) = source {
+        text = format!("{text}: {error}");
+        source = error.source();
+    }
+    text
+}
+
+/// Every task on a thread of its own, polled by this file's `block_on`.
+struct ThreadPerTask;
+
+impl rungroup::Executor for ThreadPerTask {
+    fn execute(&self, task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) {
+        thread::spawn(move || block_on(task));
+    }
+}
+
+/// An executor that refuses: it panics.
+struct Panicking;
+
+impl rungroup::Executor for Panicking {
+    fn execute(&self, _task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) {
+        panic!("executor full");
+    }
+}
+
+/// An executor shutting down: it drops every task unpolled.
+struct Dropping;
+
+impl rungroup::Executor for Dropping {
+    fn execute(&self, task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) {
+        drop(task);
+    }
+}
+
+/// R02 (issue 12): spawned actors run in parallel with each other and with the group's thread:
+/// two of them meet at a barrier inside a poll, which one thread alone could never pass.
+#[test]
+fn r02_i12_spawned_actors_run_in_parallel_on_the_executor() {
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let mut group = Group::new();
+    group.executor(ThreadPerTask);
+    for name in ["left", "right"] {
+        let barrier = Arc::clone(&barrier);
+        group.actor(name).spawned().add_future(
+            async move {
+                barrier.wait();
+                Ok(())
+            },
+            |_| {},
+        );
+    }
+    group
+        .actor("local")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    let report = report_of(group);
+    assert!(
+        report
+            .actors()
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::Ok)),
+        "{report}"
+    );
+    assert!(["left", "right"].contains(&report.first_exit().unwrap().name.as_str()));
+}
+
+/// F01 (issue 12): a spawned actor's panic is its exit, payload intact, by name.
+#[test]
+fn f01_i12_a_spawned_actors_panic_is_caught_by_name() {
+    let mut group = Group::new();
+    group.executor(ThreadPerTask);
+    group.actor("bomb").spawned().add_future(
+        async {
+            panic!("spawned boom");
+        },
+        |_| {},
+    );
+    group
+        .actor("local")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    let report = report_of(group);
+    let first = report.first_exit().unwrap();
+    assert_eq!(first.name, "bomb");
+    match &first.outcome {
+        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "spawned boom"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+/// S05 + R11 (issue 12): escalation reaches a spawned actor that ignores its interrupt: its task
+/// drops the future, and the actor's exit is recorded only once it has (exactly one drop by the
+/// time `run` returns).
+#[test]
+fn s05_i12_escalation_has_a_spawned_actors_task_drop_it() {
+    let (mut group, mut events, stop, clock) =
+        clocked_with_grace(Duration::from_secs(1), Duration::from_secs(5));
+    group.executor(ThreadPerTask);
+    let drops = Drops::default();
+    group
+        .actor("deaf")
+        .spawned()
+        .add_future(deaf(&drops), |_| {});
+    let pending = spawn_report(group);
+    stop.stop("test");
+    events.wait_for(&Ev::interrupting("deaf"));
+    clock.advance(Duration::from_secs(5));
+    let report = pending.join();
+    assert_eq!(drops.count(), 1);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
+    assert_escalated_cleanly(&report);
+}
+
+/// R04 (issue 12): a cancel-safe spawned actor is dropped by its task at its interrupt.
+#[test]
+fn r04_i12_a_cancel_safe_spawned_actor_is_dropped_at_its_interrupt() {
+    let drops = Drops::default();
+    let mut group = Group::new();
+    group.executor(ThreadPerTask);
+    group
+        .actor("ticker")
+        .spawned()
+        .add_future_cancel(deaf(&drops));
+    group.actor("job").add(|| Ok(()), |_| {});
+    let report = report_of(group);
+    assert_eq!(drops.count(), 1);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
+    assert!(report.into_result().is_ok());
+}
+
+/// F05 (issue 12): `spawned()` without an executor, or on a thread actor, is refused before
+/// anything starts, with an error naming the actor and saying why.
+#[test]
+fn f05_i12_spawned_without_an_executor_or_on_a_thread_is_refused() {
+    let ran = Drops::default();
+    let mut group = Group::new();
+    let guard = ran.guard();
+    group.actor("first").add(
+        move || {
+            drop(guard);
+            Ok(())
+        },
+        |_| {},
+    );
+    group
+        .actor("orphan")
+        .spawned()
+        .add_future(async { Ok(()) }, |_| {});
+    let report = report_of(group);
+    assert!(
+        report
+            .actors()
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::NotStarted))
+    );
+    let text = chain(report.error().unwrap());
+    assert!(
+        text.contains("orphan") && text.contains("Group::executor"),
+        "{text}"
+    );
+    // The execute was dropped uncalled: its guard went with it.
+    assert_eq!(ran.count(), 1);
+
+    let mut group = Group::new();
+    group.executor(ThreadPerTask);
+    group.actor("thread").spawned().add(|| Ok(()), |_| {});
+    let report = report_of(group);
+    let text = chain(report.error().unwrap());
+    assert!(
+        text.contains("thread") && text.contains("future actors only"),
+        "{text}"
+    );
+}
+
+/// F03 (issue 12): an executor that panics when asked to spawn is a spawn failure: what started
+/// is torn down, and the error names the actor and the panic.
+#[test]
+fn f03_i12_an_executor_that_panics_is_a_spawn_failure() {
+    let mut group = Group::new();
+    group.executor(Panicking);
+    group
+        .actor("local")
+        .add_future_token(|token| until_stopped(token, Ok(())));
+    group
+        .actor("spawned")
+        .spawned()
+        .add_future(async { Ok(()) }, |_| {});
+    let report = report_of(group);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Ok),
+        "{report}"
+    );
+    assert!(matches!(report.actors()[1].outcome, Outcome::NotStarted));
+    let text = chain(report.error().unwrap());
+    assert!(
+        text.contains("spawned") && text.contains("executor full"),
+        "{text}"
+    );
+}
+
+/// Issue 12: an executor that drops a task unpolled (shutting down) cancels the actor; the group
+/// hears of it and does not wait forever.
+#[test]
+fn r08_i12_a_task_dropped_by_its_executor_is_cancelled() {
+    let drops = Drops::default();
+    let mut group = Group::new();
+    group.executor(Dropping);
+    group
+        .actor("lost")
+        .spawned()
+        .add_future(deaf(&drops), |_| {});
+    group.actor("job").add_future(async { Ok(()) }, |_| {});
+    let report = report_of(group);
+    assert_eq!(drops.count(), 1);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
+}

@@ -234,3 +234,50 @@ fn r04_i12_run_async_on_futures_executor() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     assert!(report.into_result().is_ok());
 }
+
+/// `spawned()` actors as tokio tasks (`TokioExecutor`) on the multi-threaded runtime: two of
+/// them meet at a barrier inside a poll, which needs two worker threads at once; an escalation
+/// has the task drop a deaf one.
+#[test]
+fn r02_i12_spawned_actors_run_as_tokio_tasks() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(3)
+        .enable_all()
+        .build()
+        .unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let report = runtime.block_on(async {
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let mut group = Group::new();
+        group
+            .executor(rungroup::TokioExecutor::current())
+            .timer(TokioTimer::new())
+            .grace(Stage::DEFAULT, Duration::from_millis(50));
+        for name in ["left", "right"] {
+            let barrier = Arc::clone(&barrier);
+            group.actor(name).spawned().add_future(
+                async move {
+                    barrier.wait();
+                    Ok(())
+                },
+                |_| {},
+            );
+        }
+        group
+            .actor("deaf")
+            .spawned()
+            .add_future(deaf(&drops), |_| {});
+        group.run_async_with_report().await
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(
+        matches!(report.actors()[2].outcome, Outcome::Cancelled),
+        "{report}"
+    );
+    assert!(
+        report.actors()[..2]
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::Ok)),
+        "{report}"
+    );
+}
