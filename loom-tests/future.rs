@@ -154,3 +154,57 @@ fn t01_i12_stop_request_drops_a_cancel_safe_future_exactly_once() {
         },
     );
 }
+
+/// Runs each task on a loom thread of its own, with `loom::future::block_on`.
+struct LoomThreads;
+
+impl rungroup::Executor for LoomThreads {
+    fn execute(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) {
+        // Never joined: the model ends when every loom thread has.
+        drop(loom::thread::spawn(move || loom::future::block_on(task)));
+    }
+}
+
+/// S05, R11 (issue 12): escalation reaches a spawned actor that ignores its interrupt. The group
+/// asks its task (on another thread) to drop the future and waits for it to say so: the request,
+/// the task's registration of its waker, its report and the proxy's wake-up race. The stage's
+/// grace is zero, so escalation comes at once; no kill grace ever runs out (a manual clock nobody
+/// advances), so a lost wake anywhere on the way is a deadlock loom reports. The future is dropped
+/// exactly once, before `run` returns.
+#[test]
+fn s05_i12_a_spawned_actor_is_dropped_by_its_task_on_escalation() {
+    check(
+        "s05_i12_a_spawned_actor_is_dropped_by_its_task_on_escalation",
+        || {
+            struct Counted(Arc<AtomicUsize>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    // ORDERING: read after `run` returned, which happens-after the task's report
+                    // (through the proxy's lock), which happens-after this drop.
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let drops = Arc::new(AtomicUsize::new(0));
+            let counted = Counted(Arc::clone(&drops));
+            let mut group = Group::new();
+            group
+                .clock(rungroup::ManualClock::new())
+                .executor(LoomThreads)
+                .grace(rungroup::Stage::DEFAULT, std::time::Duration::ZERO)
+                .kill_grace(std::time::Duration::from_secs(1));
+            group.actor(name(0)).spawned().add_future(
+                async move {
+                    let _counted = counted;
+                    std::future::pending::<()>().await;
+                    Ok(())
+                },
+                |_| {},
+            );
+            group.actor(name(1)).add_future(async { Ok(()) }, |_| {});
+            let report = group.run_with_report();
+            assert_eq!(drops.load(Ordering::Relaxed), 1, "R11: dropped exactly once");
+            assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
+            assert!(report.actors()[0].escalated);
+        },
+    );
+}
