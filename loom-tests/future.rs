@@ -202,7 +202,11 @@ fn s05_i12_a_spawned_actor_is_dropped_by_its_task_on_escalation() {
             );
             group.actor(name(1)).add_future(async { Ok(()) }, |_| {});
             let report = group.run_with_report();
-            assert_eq!(drops.load(Ordering::Relaxed), 1, "R11: dropped exactly once");
+            assert_eq!(
+                drops.load(Ordering::Relaxed),
+                1,
+                "R11: dropped exactly once"
+            );
             assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
             assert!(report.actors()[0].escalated);
         },

@@ -1,5 +1,5 @@
-//! An async HTTP server (axum on a tokio current-thread runtime) as a rungroup actor, beside a
-//! blocking thread actor, torn down in stages on SIGTERM or SIGINT.
+//! An async HTTP server (axum on a tokio current-thread runtime) as a rungroup *future actor*,
+//! beside a blocking thread actor, torn down in stages on SIGTERM or SIGINT.
 //!
 //! ```sh
 //! cargo run -p rungroup-axum-example
@@ -9,15 +9,17 @@
 //! ```
 //!
 //! The first line on stdout is `listening on http://ADDR`, printed once the signal handlers are
-//! registered (so a supervisor that waits for it can signal at once). Until rungroup polls futures
-//! itself, the async server is a token actor whose execute runs a tokio runtime on the actor's own
-//! thread, and [`StopToken::stopped`] is the future that tells axum to shut down. On a signal,
-//! teardown runs in stages:
+//! registered (so a supervisor that waits for it can signal at once). The group runs as a future
+//! ([`Group::run_async_with_report`]) on the runtime `main` builds; the server is a future token
+//! actor that the group polls inside that future, so it finds tokio's reactor, and
+//! [`StopToken::stopped`] is the future that tells axum to shut down. On a signal, teardown runs
+//! in stages:
 //!
 //! 0. `default` (grace 30 s), actor `http`: its token is stopped, which completes the future given
 //!    to axum's `with_graceful_shutdown`: axum stops accepting, closes the idle connections and
 //!    lets the requests in flight finish. When the grace expires (or a second signal arrives), the
-//!    force hook makes the actor drop the server, and the connections still open are cut;
+//!    group drops the server's future (the actor ends `cancelled`), and the connections still
+//!    open are cut when the runtime goes;
 //! 1. `flush` (grace 5 s), actor `access-log`: a plain blocking thread that writes the lines the
 //!    handlers send it, so it is stopped only once the last request in flight has logged its own;
 //! 2. `signals`: the signal actor, listening until the end so a second signal can escalate.
@@ -26,6 +28,7 @@
 //! SIGTERM) after a clean teardown that SIGTERM began, 3 if the force hook had to run.
 //!
 //! [`StopToken::stopped`]: rungroup::StopToken::stopped
+//! [`Group::run_async_with_report`]: rungroup::Group::run_async_with_report
 //! [`Report::exit_code`]: rungroup::Report::exit_code
 
 #[cfg(unix)]
@@ -90,15 +93,12 @@ mod server {
             }
         });
 
-        // Stage 0: the async server. Its interrupt is the token's stop (graceful); its force
-        // hook, a second token, makes it give up on the requests still in flight.
-        let force = StopToken::new();
-        let forced = force.clone();
+        // Stage 0: the async server, a future actor. Its interrupt is the token's stop (graceful);
+        // escalation drops it, giving up on the requests still in flight.
         let app = app(log.clone());
         group
             .actor("http")
-            .force(move || force.stop())
-            .add_token(move |token| Ok(serve(listener, app, &token, &forced)?));
+            .add_future_token(move |token| serve(listener, app, token));
 
         // Stage 1: the access log, a blocking thread. Stopped by a message rather than by closing
         // the channel: every line sent before it is written first.
@@ -112,33 +112,26 @@ mod server {
             SignalSet::terminate().on_listening(move || println!("listening on http://{addr}")),
         );
 
-        let report = group.run_with_report();
+        // The group's future, on a current-thread runtime: the future actors run on this
+        // thread, the thread actors on their own.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?;
+        let report = runtime.block_on(group.run_async_with_report());
         println!("{report}");
         Ok(report.exit_code())
     }
 
-    /// The `http` actor's execute: a current-thread runtime on the actor's own thread, serving
-    /// until `token` is stopped and the requests in flight are done, or until `force` is stopped.
-    fn serve(
-        listener: TcpListener,
-        app: Router,
-        token: &StopToken,
-        force: &StopToken,
-    ) -> io::Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()?;
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            // `stopped()` is runtime-free and `Send + 'static`: what `with_graceful_shutdown`
-            // wants. Once it completes, axum stops accepting and waits for its connections.
-            let server = axum::serve(listener, app).with_graceful_shutdown(token.stopped());
-            tokio::select! {
-                result = server.into_future() => result,
-                // Escalated: stop waiting. Dropping the runtime on return cuts the connections.
-                () = force.stopped() => Ok(()),
-            }
-        })
+    /// The `http` actor: serves until `token` is stopped and the requests in flight are done.
+    async fn serve(listener: TcpListener, app: Router, token: StopToken) -> Result<(), BoxError> {
+        // Polled by the group inside the runtime's `block_on`: tokio's reactor is there.
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        // `stopped()` is runtime-free and `Send + 'static`: what `with_graceful_shutdown` wants.
+        // Once it completes, axum stops accepting and waits for its connections.
+        axum::serve(listener, app)
+            .with_graceful_shutdown(token.stopped())
+            .await?;
+        Ok(())
     }
 
     fn app(log: Sender<Log>) -> Router {
