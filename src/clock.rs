@@ -8,6 +8,10 @@
 //! Times are [`Duration`]s since the clock's origin, which keeps the arithmetic the same for both
 //! clocks and makes the report's timestamps small, readable numbers.
 
+// Without `test-util`, `ManualClock` is not exported and nothing outside this module makes one:
+// its methods and the `Manual` variants are compiled (the runner matches on them) but unused.
+#![cfg_attr(not(feature = "test-util"), allow(dead_code, unreachable_pub))]
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Condvar, Mutex};
 
-/// A clock that moves only when told to: deterministic deadlines for tests.
+/// A clock that moves only when told to: deterministic deadlines for tests (feature `test-util`).
 ///
 /// Give it to a group with [`Group::clock`](crate::Group::clock); every grace period, budget and
 /// kill grace of that group is then measured against it, and the report's timestamps come from it.
@@ -36,6 +40,7 @@ use crate::sync::{Arc, Condvar, Mutex};
 /// assert_eq!(clock.now(), Duration::from_secs(5));
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub struct ManualClock {
     inner: Arc<ManualInner>,
 }
@@ -155,8 +160,7 @@ impl fmt::Debug for ManualClock {
 
 /// A source of time for a group's deadlines and timestamps, and of sleeps for an async run
 /// ([`Group::timer`](crate::Group::timer)): the system clock by default, a runtime's timer (with
-/// the `tokio` feature, [`TokioTimer`](crate::TokioTimer)), or the test clock
-/// [`ManualClock`].
+/// the `tokio` feature, `TokioTimer`), or the test clock `ManualClock` (feature `test-util`).
 ///
 /// With a timer, [`Group::run_async`](crate::Group::run_async) waits for its deadlines by
 /// polling [`sleep_until`](Timer::sleep_until) inside its own future (no timer thread), so a

@@ -4,7 +4,9 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::clock::{Clock, ManualClock, Timer};
+#[cfg(feature = "test-util")]
+use crate::clock::ManualClock;
+use crate::clock::{Clock, Timer};
 use crate::error::Error;
 use crate::observe::{Event, Observer};
 use crate::ready::{self, Readiness, ReadyHandle};
@@ -453,7 +455,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     }
 
     /// The executor that [`spawned`](ActorBuilder::spawned) future actors run on:
-    /// [`TokioExecutor`](crate::TokioExecutor) with the `tokio` feature, or any [`Executor`].
+    /// `TokioExecutor` with the `tokio` feature, or any [`Executor`].
     pub fn executor(&mut self, executor: impl Executor) -> &mut Self {
         self.executor = Some(std::sync::Arc::new(executor));
         self
@@ -461,15 +463,18 @@ impl<E: Send + Sync + 'static> Group<E> {
 
     /// Measures deadlines and timestamps with `timer`, and, in
     /// [`run_async`](Group::run_async), waits for deadlines with its sleeps instead of a timer
-    /// thread: [`TokioTimer`](crate::TokioTimer) (feature `tokio`) puts the group on tokio's
-    /// clock, paused test time included. For the test clock, use [`clock`](Group::clock).
+    /// thread: `TokioTimer` (feature `tokio`) puts the group on tokio's
+    /// clock, paused test time included. For the test clock (feature `test-util`), use
+    /// `Group::clock`.
     pub fn timer(&mut self, timer: impl Timer) -> &mut Self {
         self.clock = Clock::Timer(std::sync::Arc::new(timer));
         self
     }
 
     /// Measures deadlines and timestamps on `clock` instead of the system clock: deadline tests
-    /// without sleeping.
+    /// without sleeping. Feature `test-util`.
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn clock(&mut self, clock: ManualClock) -> &mut Self {
         self.clock = Clock::Manual(clock);
         self

@@ -169,9 +169,11 @@ mod systemd;
 mod token;
 mod unwind;
 
+#[cfg(feature = "test-util")]
+pub use clock::ManualClock;
+pub use clock::Timer;
 #[cfg(feature = "tokio")]
 pub use clock::TokioTimer;
-pub use clock::{ManualClock, Timer};
 pub use error::Error;
 pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage};
 pub use nest::NestedReport;
@@ -217,7 +219,7 @@ fn assert_send_sync() {
     send_sync::<Cause<BoxError>>();
     send_sync::<Error>();
     send_sync::<Event<'static>>();
-    send_sync::<ManualClock>();
+    send_sync::<clock::ManualClock>();
     send_sync::<Policy>();
     send_sync::<Stage>();
     send_sync::<StageReport>();

@@ -429,7 +429,7 @@ pub struct ActorReport<E> {
     /// How its execute ended.
     pub outcome: Outcome<E>,
     /// When its execute ended, measured from the start of `run` (absent when abandoned or never
-    /// started). With a [`ManualClock`](crate::ManualClock), measured on that clock.
+    /// started). With a `ManualClock`, measured on that clock.
     pub exited_at: Option<Duration>,
     /// Whether its exit was the first exit.
     pub first: bool,

@@ -3,7 +3,7 @@
 //!
 //! The caller's thread is the runner. It never runs user code and never polls: it sleeps on the
 //! wake pair of [`Control`] and is woken by a trigger, by the last actor of a stage, by a hook
-//! lane going idle, by an escalation or by a [`ManualClock`](crate::ManualClock) advance.
+//! lane going idle, by an escalation or by a `ManualClock` advance.
 //!
 //! # Hooks run on lanes, never on the caller's thread
 //!

@@ -35,7 +35,7 @@
 //!
 //! The thread sleeps on a wake pair of its own until the backoff, measured on the group's clock
 //! from the end of the failed incarnation, has passed: it registers that pair with a
-//! [`ManualClock`](crate::ManualClock) for the length of the wait, so that `advance` wakes it. Two
+//! `ManualClock` for the length of the wait, so that `advance` wakes it. Two
 //! more things wake it: the actor's interrupt, and the runner, which calls
 //! [`Shared::teardown_begun`] as soon as the trigger is resolved (the wait re-checks the state word
 //! itself, so only the wake-up is needed). A zero backoff takes no lock and does not wait. Every
@@ -83,7 +83,7 @@ enum When {
 /// - **Backoff**: the first restart waits `initial`; each restart after it waits twice as long as
 ///   the one before, up to `max`. The count that doubles it is the intensity window's: once the
 ///   earlier restarts have left the window, the backoff is back at `initial`. Measured on the
-///   group's clock (a [`ManualClock`](crate::ManualClock) in tests). A zero backoff restarts at
+///   group's clock (a `ManualClock` in tests). A zero backoff restarts at
 ///   once, without waiting at all. Default: 100 ms, up to 10 s.
 /// - **Intensity**: at most `max_restarts` restarts within any window of `within` (Erlang/OTP's
 ///   `intensity` and `period`). When an exit would need one more, the actor gives up: that exit is

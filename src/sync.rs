@@ -16,7 +16,7 @@
 //!
 //! - loom has no time: [`Condvar::wait_timeout`] is an untimed wait under loom (loom's own
 //!   `wait_timeout` does the same). Deadlines are therefore tested with the injected
-//!   [`ManualClock`](crate::ManualClock), whose `advance` notifies the waiting caller; the real clock
+//!   `ManualClock`, whose `advance` notifies the waiting caller; the real clock
 //!   is never used inside a loom model.
 //! - loom's `Arc` has no `Weak`; nothing here needs one.
 //! - loom's `Arc` cannot unsize (`Arc<F>` to `Arc<dyn Fn>`): [`arc_dyn!`] builds such an `Arc`
