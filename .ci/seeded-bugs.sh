@@ -82,6 +82,7 @@ cfg_of() {
     loom) echo loom ;;
     shuttle) echo shuttle ;;
     test) echo test ;;
+    unit) echo test ;;
     spin) echo spin ;;
     *) echo "?" ;;
   esac
@@ -107,12 +108,14 @@ build() { # cfg log
   case "$1" in
     loom) cargo_for loom test --release --test loom --no-run >>"$2" 2>&1 ;;
     shuttle) cargo_for shuttle test --release --test shuttle --no-run >>"$2" 2>&1 ;;
-    test) cargo_for test test --test it --no-run >>"$2" 2>&1 ;;
+    test) cargo_for test test --test it --no-run >>"$2" 2>&1 &&
+      cargo_for test test --lib --no-run >>"$2" 2>&1 ;;
     spin) command -v spin >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 ;;
   esac
 }
 
-# Runs one layer: `loom MODEL`, `shuttle SCENARIO`, `test FILTER` (`all` for each: the whole
+# Runs one layer: `loom MODEL`, `shuttle SCENARIO`, `test FILTER`, `unit FILTER` (the library's
+# unit tests: the planner's property tests) (`all` for each: the whole
 # suite), `spin RUN` (a run of docs/model/check.sh by name). Exit: 0 passed, 1 failed, 124 timed out.
 run_layer() { # kind arg log
   local kind=$1 arg=$2 log=$3 rc
@@ -126,6 +129,9 @@ run_layer() { # kind arg log
     test)
       if [ "$arg" = all ]; then cargo_for test test --test it >>"$log" 2>&1
       else cargo_for test test --test it -- "$arg" >>"$log" 2>&1; fi ;;
+    unit)
+      if [ "$arg" = all ]; then cargo_for test test --lib >>"$log" 2>&1
+      else cargo_for test test --lib -- "$arg" >>"$log" 2>&1; fi ;;
     spin)
       SPIN_TIME_LIMIT=$timeout_s bash "$scratch/docs/model/check.sh" run "$arg" >>"$log" 2>&1 ;;
     *) echo "unknown layer kind '$kind'" >>"$log"; return 2 ;;

@@ -154,6 +154,7 @@ pub mod io;
 mod lane;
 mod nest;
 mod observe;
+mod plan;
 mod ready;
 mod report;
 mod runner;

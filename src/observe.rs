@@ -438,24 +438,22 @@ impl Herald {
         SpanGuard {}
     }
 
-    /// Runs `stage`'s teardown inside its span, `stage{name=.. index=..}`, target `rungroup`,
-    /// level `INFO` (feature `tracing`): entered on each poll of `teardown`, left between them,
-    /// so the run's future stays `Send` and an executor's other tasks are not inside it.
+    /// The span of `stage`'s teardown, `stage{name=.. index=..}`, target `rungroup`, level
+    /// `INFO` (feature `tracing`): the runner enters it while it works on the stage and
+    /// instruments its waits with it, never holding it entered across an `.await` (so the run's
+    /// future stays `Send`, and an executor's other tasks are never inside it).
     #[cfg(feature = "tracing")]
-    pub(crate) fn in_stage_span<F: std::future::Future>(
-        &self,
-        stage: usize,
-        teardown: F,
-    ) -> impl std::future::Future<Output = F::Output> {
-        use tracing::Instrument;
+    pub(crate) fn stage_span(&self, stage: usize) -> StageSpan {
         let (name, index) = (&*self.stages[stage], stage);
-        teardown.instrument(tracing::info_span!(target: "rungroup", "stage", name, index))
+        StageSpan {
+            span: tracing::info_span!(target: "rungroup", "stage", name, index),
+        }
     }
 
-    /// Without the `tracing` feature: `teardown` itself.
+    /// Without the `tracing` feature: nothing.
     #[cfg(not(feature = "tracing"))]
-    pub(crate) fn in_stage_span<F: std::future::Future>(&self, _stage: usize, teardown: F) -> F {
-        teardown
+    pub(crate) fn stage_span(&self, _stage: usize) -> StageSpan {
+        StageSpan {}
     }
 
     pub(crate) fn emit(&self, note: Note) {
@@ -633,6 +631,50 @@ pub(crate) fn trace(event: &Event<'_>) {
     }
 }
 
+/// The span of a stage's teardown (feature `tracing`; nothing without it). `Send`: kept across
+/// the run's `.await`s, entered only between them.
+#[derive(Clone)]
+pub(crate) struct StageSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl StageSpan {
+    /// No stage yet.
+    pub(crate) fn none() -> Self {
+        StageSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
+    /// Enters the span on this thread until the guard is dropped (not across an `.await`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+
+    /// Without the `tracing` feature: nothing.
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn enter(&self) {}
+
+    /// `future`, inside the span whenever it is polled.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        use tracing::Instrument;
+        future.instrument(self.span.clone())
+    }
+
+    /// Without the `tracing` feature: `future` itself.
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn instrument<F: std::future::Future>(&self, future: F) -> F {
+        future
+    }
+}
+
 /// A `tracing` span entered on the thread that made it, left when this is dropped (feature
 /// `tracing`; without it, nothing). Made by [`Herald::actor_span`] and [`Herald::stage_span`].
 #[must_use = "the span is left when the guard is dropped"]
@@ -777,8 +819,20 @@ mod tests {
             {
                 use std::future::Future;
                 use std::task::{Context, Waker};
-                let emit = async { herald.emit(Note::StageBegun { index: 1 }) };
-                let mut staged = std::pin::pin!(herald.in_stage_span(1, emit));
+                let span = herald.stage_span(1);
+                {
+                    let _entered = span.enter();
+                    herald.emit(Note::StageBegun { index: 1 });
+                }
+                // And inside a future it instruments, whenever it is polled.
+                let emit = async {
+                    herald.emit(Note::StageEnded {
+                        index: 1,
+                        elapsed: Duration::ZERO,
+                        expired: false,
+                    })
+                };
+                let mut staged = std::pin::pin!(span.instrument(emit));
                 let mut cx = Context::from_waker(Waker::noop());
                 assert!(staged.as_mut().poll(&mut cx).is_ready());
             }
@@ -808,6 +862,7 @@ mod tests {
             [
                 (Some(1), "actor_exited"),
                 (Some(2), "stage_begun"),
+                (Some(2), "stage_ended"),
                 (None, "stage_begun")
             ]
         );

@@ -46,11 +46,11 @@ use std::task::{Context, Poll, Waker};
 use crate::clock::RunClock;
 use crate::driver::{Driver, Ended, ReadySet};
 use crate::error::Error;
-use crate::group::{
-    ActorSpec, Body, DEFAULT_KILL_GRACE, Force, Group, Interrupt, Policy, StageSpec,
-};
+use crate::group::{ActorSpec, Body, DEFAULT_KILL_GRACE, Force, Group, Interrupt, Policy};
 use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
+use crate::observe::StageSpan;
 use crate::observe::{Herald, Note};
+use crate::plan::{Action, Event, Plan, Until};
 use crate::ready;
 use crate::report::{
     ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, ServiceReport,
@@ -282,9 +282,13 @@ struct LaneThread<E> {
 struct Runner<E> {
     core: Arc<Core<E>>,
     entries: Vec<Entry<E>>,
-    stages: Vec<StageSpec>,
     stage_reports: Vec<StageReport>,
-    budget_deadline: Option<Duration>,
+    /// What teardown does next (`src/plan.rs`).
+    plan: Plan,
+    /// The current stage's span (feature `tracing`).
+    stage_span: StageSpan,
+    /// The lanes the kill-grace wait of an escalated stage watches.
+    watched: Vec<Arc<Lane<E>>>,
     /// `None`: escalated actors are waited for as long as they take (no deadline configured).
     kill_grace: Option<Duration>,
     /// A grace or budget is configured: no user code may run on this thread.
@@ -292,9 +296,6 @@ struct Runner<E> {
     /// The first exit's thread, serving the hook lane, is stuck in a hook.
     first_exit_stuck: bool,
     escalations_seen: usize,
-    /// Set once the budget is spent or a second stop request came: every stage from then on is
-    /// escalated as soon as it begins.
-    escalating: Option<Escalation>,
     /// The lane the next interrupts go to; `None` after it was retired.
     hook_lane: Option<Arc<Lane<E>>>,
     /// Interrupts taken from a lane retired at the end of an escalation: they go first to the
@@ -308,7 +309,6 @@ struct Runner<E> {
     /// The systemd notifier's thread (feature `systemd`, when run by a service manager).
     notifier_thread: Option<JoinHandle<()>>,
     readiness: Frozen<ready::Shared>,
-    lame_duck: Option<Duration>,
     /// How long the lame-duck delay lasted, once it is over.
     lame_duck_elapsed: Option<Duration>,
     /// The future actors (issue 12).
@@ -541,14 +541,19 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let mut runner = Runner {
         core,
         entries: Vec::with_capacity(actors.len()),
-        stages,
+        plan: Plan::new(
+            stages.into_iter().map(|stage| (stage.name, stage.grace)),
+            budget,
+            kill_grace,
+            lame_duck,
+        ),
+        stage_span: StageSpan::none(),
+        watched: Vec::new(),
         stage_reports,
-        budget_deadline: None,
         kill_grace,
         bounded,
         first_exit_stuck: false,
         escalations_seen: 0,
-        escalating: None,
         hook_lane: None,
         carried: Vec::new(),
         lanes: Vec::new(),
@@ -556,7 +561,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         observer_thread,
         notifier_thread,
         readiness,
-        lame_duck,
         lame_duck_elapsed: None,
         driver: Driver::new(actors.len(), ready_set),
         blocking,
@@ -681,7 +685,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let triggered_at = winner
         .as_ref()
         .map_or_else(|| runner.now(), |winner| winner.at);
-    runner.budget_deadline = budget.map(|budget| triggered_at.saturating_add(budget));
     // No restart once teardown has begun: a supervised actor sleeping out a backoff ends now.
     for supervisor in runner
         .entries
@@ -702,13 +705,13 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let cause = Arc::new(cause);
     runner.host_first_lane(winner.as_ref().map(|winner| winner.index));
 
-    if matches!(
+    // The lame duck: only for a trigger that leaves the service able to serve, and only while
+    // something still serves.
+    let lame_duck = matches!(
         trigger,
         Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
-    ) {
-        runner.lame_duck().await;
-    }
-    runner.teardown(&cause).await;
+    ) && !runner.core.live.all_done();
+    runner.teardown(&cause, triggered_at, lame_duck).await;
 
     let teardown = runner.now().saturating_sub(triggered_at);
     let report = runner
@@ -1080,11 +1083,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
         who(self.core.control.load()) == Some(actor) || self.core.has_exited(actor)
     }
 
-    fn budget_spent(&self) -> bool {
-        self.budget_deadline
-            .is_some_and(|deadline| self.now() >= deadline)
-    }
-
     /// The started actors of `stage`, in registration order.
     fn members(&self, stage: usize) -> impl Iterator<Item = usize> + '_ {
         (0..self.entries.len())
@@ -1116,91 +1114,76 @@ impl<E: Send + Sync + 'static> Runner<E> {
         self.lanes.push(LaneThread { lane, thread });
     }
 
-    /// The lame-duck delay, if one is configured: the group is already not ready; every actor
-    /// keeps running until the delay, the budget or a second stop request is over.
-    async fn lame_duck(&mut self) {
-        let Some(delay) = self.lame_duck else { return };
-        // Nothing serves any more (a lone actor's exit, say): nothing to keep serving.
-        if self.core.live.all_done() {
-            return;
-        }
-        let begin = self.now();
-        self.core.emit(Note::LameDuck { delay });
-        let deadline = min_deadline(Some(begin.saturating_add(delay)), self.budget_deadline);
-        // Ends early, too, once the last actor has gone meanwhile.
-        match self.wait(deadline, |core| core.live.all_done()).await {
-            Wait::Escalated => self.escalating = Some(self.requested_escalation()),
-            Wait::Expired if self.budget_spent() => self.escalating = Some(Escalation::Budget),
-            Wait::Expired | Wait::Done => {}
-        }
-        self.lame_duck_elapsed = Some(self.now().saturating_sub(begin));
-    }
-
-    /// Stage by stage: interrupt, wait to drain or run out, escalate what is left.
-    async fn teardown(&mut self, cause: &Arc<Cause<E>>) {
-        for stage in 0..self.stages.len() {
-            let core = Arc::clone(&self.core);
-            core.herald
-                .in_stage_span(stage, self.tear_down_stage(stage, cause))
-                .await;
-        }
-    }
-
-    /// One stage's teardown.
-    async fn tear_down_stage(&mut self, stage: usize, cause: &Arc<Cause<E>>) {
-        {
-            let begin = self.now();
-            self.core.emit(Note::StageBegun { index: stage });
-            if self.escalating.is_none() && self.budget_spent() {
-                self.escalating = Some(Escalation::Budget);
-            }
-            let jobs = self.interrupts_of(stage, cause);
-            self.send(jobs);
-            let (expired, escalation) = match &self.escalating {
-                // The budget is spent or a second request came: no grace, escalate at once.
-                Some(why) => {
-                    let why = why.clone();
-                    self.escalate(stage, cause, None, false).await;
-                    (why == Escalation::Budget, Some(why))
-                }
-                None => {
-                    let grace = self.stages[stage]
-                        .grace
-                        .map(|grace| begin.saturating_add(grace));
-                    let deadline = min_deadline(grace, self.budget_deadline);
-                    let lane = self.hook_lane.clone();
-                    let drained = move |core: &Core<E>| {
-                        core.live.count(stage) == 0
-                            && lane.as_ref().is_none_or(|lane| lane.is_idle())
-                    };
-                    match self.wait(deadline, drained).await {
-                        Wait::Done => (false, None),
-                        Wait::Escalated => {
-                            // Escalates at once (force hooks now), but no deadline has passed:
-                            // the stage's interrupts stay one at a time on their lane (R05).
-                            let why = self.requested_escalation();
-                            self.escalating = Some(why.clone());
-                            self.escalate(stage, cause, None, false).await;
-                            (false, Some(why))
-                        }
-                        Wait::Expired if self.budget_spent() => {
-                            self.escalating = Some(Escalation::Budget);
-                            self.escalate(stage, cause, None, true).await;
-                            (true, Some(Escalation::Budget))
-                        }
-                        Wait::Expired => {
-                            // Only this stage's grace: its kill grace may not outlast the budget.
-                            let cap = self.budget_deadline;
-                            self.escalate(stage, cause, cap, true).await;
-                            let why = Escalation::Grace {
-                                stage: self.stages[stage].name.clone(),
-                            };
-                            (true, Some(why))
-                        }
+    /// Teardown, as the [planner](crate::plan) says: the lame duck, then stage by stage,
+    /// interrupt, wait to drain or run out, escalate what is left. This carries out its actions
+    /// and tells it how each wait ended.
+    async fn teardown(&mut self, cause: &Arc<Cause<E>>, triggered_at: Duration, lame_duck: bool) {
+        let mut out = Vec::new();
+        let now = self.now();
+        self.plan.start(triggered_at, now, lame_duck, &mut out);
+        loop {
+            let mut wait = None;
+            for action in std::mem::take(&mut out) {
+                match action {
+                    Action::LameDuck { delay } => self.core.emit(Note::LameDuck { delay }),
+                    Action::LameDuckEnded { elapsed } => self.lame_duck_elapsed = Some(elapsed),
+                    Action::BeginStage { stage } => {
+                        self.stage_span = self.core.herald.stage_span(stage);
+                        let span = self.stage_span.clone();
+                        let _entered = span.enter();
+                        self.core.emit(Note::StageBegun { index: stage });
+                        let jobs = self.interrupts_of(stage, cause);
+                        self.send(jobs);
                     }
+                    Action::Escalate { stage, overdue } => {
+                        let span = self.stage_span.clone();
+                        let _entered = span.enter();
+                        self.escalate(stage, cause, overdue);
+                    }
+                    Action::EndStage {
+                        stage,
+                        elapsed,
+                        expired,
+                        escalation,
+                    } => {
+                        let span = self.stage_span.clone();
+                        let _entered = span.enter();
+                        self.end_stage(stage, elapsed, expired, escalation);
+                    }
+                    Action::Wait { until, deadline } => wait = Some((until, deadline)),
+                    Action::Done => return,
                 }
+            }
+            let (until, deadline) = wait.expect("the planner ends every batch with Wait or Done");
+            let event = match self.wait_until(until, deadline).await {
+                Wait::Done => Event::Done,
+                Wait::Expired => Event::Expired,
+                Wait::Escalated => Event::Escalated(self.requested_escalation()),
             };
-            self.end_stage(stage, begin, expired, escalation);
+            let now = self.now();
+            self.plan.on(event, now, &mut out);
+        }
+    }
+
+    /// Waits for what the planner asked for, inside the current stage's span.
+    async fn wait_until(&mut self, until: Until, deadline: Option<Duration>) -> Wait {
+        let span = self.stage_span.clone();
+        match until {
+            Until::AllDone => self.wait(deadline, |core| core.live.all_done()).await,
+            Until::Drained(stage) => {
+                let lane = self.hook_lane.clone();
+                let drained = move |core: &Core<E>| {
+                    core.live.count(stage) == 0 && lane.as_ref().is_none_or(|lane| lane.is_idle())
+                };
+                span.instrument(self.wait(deadline, drained)).await
+            }
+            Until::Killed(stage) => {
+                let watched = self.watched.clone();
+                let drained = move |core: &Core<E>| {
+                    core.live.count(stage) == 0 && watched.iter().all(|lane| lane.is_idle())
+                };
+                span.instrument(self.wait(deadline, drained)).await
+            }
         }
     }
 
@@ -1298,27 +1281,18 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
     }
 
-    /// Escalates `stage` (S05): frees its interrupts from the lane if `overdue` (a deadline, the
-    /// stage's grace or the budget, passed while the lane was inside one of them), calls the force
-    /// hook of each actor still running, then waits up to the kill grace (capped by `cap`) for the
-    /// stage to drain and for those hooks to return. A further stop request does not cut the kill
-    /// grace short; it makes every later stage escalate at once.
+    /// Escalates `stage` (S05), as the planner says: frees its interrupts from the lane if
+    /// `overdue` (a deadline, the stage's grace or the budget, passed while the lane was inside
+    /// one of them), hands out its interrupts not yet handed out, calls the force hook of each
+    /// actor still running and drops each future actor still running. Leaves in `watched` the
+    /// lanes the kill-grace wait watches.
     ///
     /// Only a passed deadline makes interrupts overdue (S04: "then, and only then"). A second stop
     /// request escalates at once, force hooks included, but the stage's interrupts stay one at a
     /// time on their lane (R05); so do those of a stage escalated as soon as it begins, which were
-    /// handed out a moment ago. What is still queued when the kill grace runs out moves on then.
-    async fn escalate(
-        &mut self,
-        stage: usize,
-        cause: &Arc<Cause<E>>,
-        cap: Option<Duration>,
-        overdue: bool,
-    ) {
-        let deadline = match self.kill_grace {
-            Some(kill_grace) => min_deadline(Some(self.now().saturating_add(kill_grace)), cap),
-            None => cap,
-        };
+    /// handed out a moment ago. What is still queued when the kill grace runs out moves on then
+    /// ([`end_stage`](Self::end_stage)).
+    fn escalate(&mut self, stage: usize, cause: &Arc<Cause<E>>, overdue: bool) {
         // A lane still inside one of this stage's interrupts gets the kill grace too, so that an
         // interrupt returning in time is not reported blocked (S06).
         let mut watched: Vec<Arc<Lane<E>>> = self.hook_lane.iter().cloned().collect();
@@ -1343,30 +1317,25 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 watched.extend(self.spawn_lane(vec![Job::Force { actor, hook }]));
             }
         }
-        let drained = move |core: &Core<E>| {
-            core.live.count(stage) == 0 && watched.iter().all(|lane| lane.is_idle())
-        };
-        while self.wait(deadline, &drained).await == Wait::Escalated {
-            if self.escalating.is_none() {
-                self.escalating = Some(self.requested_escalation());
-            }
-        }
-        // Whatever is still queued behind a hook that outlived the kill grace goes ahead of the
-        // next stage's interrupts, on a fresh lane, so that they are not stuck behind it; if no
-        // stage is left, it is skipped (never called, and reported so).
-        if let Some(lane) = self.hook_lane.take_if(|lane| lane.is_calling()) {
-            self.carried = lane.retire();
-        }
+        self.watched = watched;
     }
 
     fn end_stage(
         &mut self,
         stage: usize,
-        begin: Duration,
+        elapsed: Duration,
         expired: bool,
         escalation: Option<Escalation>,
     ) {
-        let elapsed = self.now().saturating_sub(begin);
+        if escalation.is_some() {
+            // Whatever is still queued behind a hook that outlived the kill grace goes ahead of
+            // the next stage's interrupts, on a fresh lane, so that they are not stuck behind it;
+            // if no stage is left, it is skipped (never called, and reported so).
+            if let Some(lane) = self.hook_lane.take_if(|lane| lane.is_calling()) {
+                self.carried = lane.retire();
+            }
+            self.watched.clear();
+        }
         let report = &mut self.stage_reports[stage];
         report.elapsed = Some(elapsed);
         report.expired = expired;
@@ -1673,13 +1642,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
             }
         }
-    }
-}
-
-fn min_deadline(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
