@@ -30,8 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut group = Group::new();
     group.observe(move |event| log(&format!("event: {event}")));
     // Stage::DEFAULT is the first stage torn down; name the others in teardown order.
-    let drain = group.add_stage("drain");
-    let flush = group.add_stage("flush");
+    let drain = group.stage("drain").id();
+    let flush = group.stage("flush").id();
     group.grace(flush, Duration::from_millis(200));
 
     let listener = TcpListener::bind("127.0.0.1:0")?;

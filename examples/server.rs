@@ -83,9 +83,9 @@ mod server {
         let shared = Arc::new(Shared::default());
 
         let mut group = Group::new();
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         group.grace(drain, Duration::from_secs(30));
-        let flush = group.add_stage("flush");
+        let flush = group.stage("flush").id();
         group.grace(flush, Duration::from_secs(5));
         group.observe(|event| {
             if let Event::Triggered { cause } = event {

@@ -245,7 +245,7 @@ fn r05_interrupts_of_two_stage_lanes_never_overlap() {
         group
             .clock(ManualClock::new())
             .budget(Duration::from_secs(30));
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         {
             let token = StopToken::new();
             let returning = StopToken::new();

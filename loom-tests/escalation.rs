@@ -27,7 +27,7 @@ fn escalating_at_once(probe: &Arc<Probe>) -> (Group, Stage) {
         .clock(ManualClock::new())
         .budget(Duration::ZERO)
         .kill_grace(Duration::from_secs(1));
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let probe = Arc::clone(probe);
     group
         .actor(name(0))

@@ -25,7 +25,7 @@ fn s01_later_stage_interrupted_only_after_earlier_stage_exited() {
             let seen_exited = Arc::new(AtomicUsize::new(usize::MAX));
             let probe = Probe::new();
             let mut group = Group::new();
-            let drain = group.add_stage("drain");
+            let drain = group.stage("drain").id();
             for index in 0..2 {
                 let exited = Arc::clone(&exited);
                 let token = StopToken::new();
@@ -100,7 +100,7 @@ fn s01_later_stage_interrupted_only_after_earlier_stage_exited_on_lanes() {
             let seen_exited = Arc::new(AtomicUsize::new(usize::MAX));
             let probe = Probe::new();
             let mut group = Group::new();
-            let drain = group.add_stage("drain");
+            let drain = group.stage("drain").id();
             group
                 .clock(ManualClock::new())
                 .grace(Stage::DEFAULT, GRACE)
@@ -172,7 +172,7 @@ fn s03_later_stage_exit_during_teardown_is_recorded() {
         let made = Arc::new(AtomicUsize::new(0));
         let mut group = Group::new();
         Probe::observe(&probe, &mut group);
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         add_waiting(&mut group, &probe, 0);
         {
             let probe = Arc::clone(&probe);

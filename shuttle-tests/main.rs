@@ -134,7 +134,7 @@ fn staged(n: usize, stages: usize) {
     }
     let mut group = Group::new();
     let ids: Vec<Stage> = std::iter::once(Stage::DEFAULT)
-        .chain((1..stages).map(|stage| group.add_stage(format!("s{stage}"))))
+        .chain((1..stages).map(|stage| group.stage(format!("s{stage}")).id()))
         .collect();
     let log = Arc::new(Mutex::new(Vec::new()));
     for index in 0..n {

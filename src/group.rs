@@ -60,7 +60,7 @@ impl Policy {
     }
 }
 
-/// A shutdown stage of a group, returned by [`Group::add_stage`] (rule S01).
+/// A shutdown stage of a group, made by [`Group::stage`] (rule S01).
 ///
 /// Teardown interrupts the stages in the order they were created, [`Stage::DEFAULT`] first, and
 /// does not interrupt a stage until every actor of the stages before it has exited (or their
@@ -85,6 +85,55 @@ impl Stage {
 impl fmt::Debug for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Stage").field(&self.index).finish()
+    }
+}
+
+/// A stage being made by [`Group::stage`]: configure it here; [`id`](StageBuilder::id) is its
+/// handle, for [`ActorBuilder::stage`].
+///
+/// # Examples
+///
+/// ```
+/// # if rungroup::doctest_skip() { return; }
+/// use rungroup::Group;
+/// use std::time::Duration;
+///
+/// let mut group = Group::new();
+/// let flush = group.stage("flush").grace(Duration::from_secs(5)).id();
+/// group.actor("flusher").stage(flush).add(|| Ok(()), |_| {});
+/// # assert!(group.run().is_ok());
+/// ```
+#[must_use = "the stage is made; take its handle with `.id()` to place actors in it"]
+pub struct StageBuilder<'g, E> {
+    group: &'g mut Group<E>,
+    index: usize,
+}
+
+impl<E: Send + Sync + 'static> StageBuilder<'_, E> {
+    /// Sets how long the stage may take to drain once its interrupts have been called (rule
+    /// S04); see [`Group::grace`], which sets it for a stage made earlier ([`Stage::DEFAULT`]).
+    pub fn grace(self, grace: Duration) -> Self {
+        self.group.stages[self.index].grace = Some(grace);
+        self
+    }
+
+    /// The stage's handle.
+    pub fn id(self) -> Stage {
+        Stage {
+            index: self.index,
+            group: self.group.identity(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for StageBuilder<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let spec = &self.group.stages[self.index];
+        f.debug_struct("StageBuilder")
+            .field("index", &self.index)
+            .field("name", &spec.name)
+            .field("grace", &spec.grace)
+            .finish()
     }
 }
 
@@ -346,8 +395,9 @@ impl<E: Send + Sync + 'static> Group<E> {
         }
     }
 
-    /// Adds a shutdown stage after the existing ones and returns it (rule S01). Actors are placed
-    /// in it with [`ActorBuilder::stage`].
+    /// Makes a shutdown stage after the existing ones (rule S01), configured on the returned
+    /// [`StageBuilder`] ([`grace`](StageBuilder::grace)); its handle is
+    /// [`StageBuilder::id`]. Actors are placed in it with [`ActorBuilder::stage`].
     ///
     /// # Examples
     ///
@@ -357,21 +407,20 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// use std::time::Duration;
     ///
     /// let mut group = Group::new();
-    /// let drain = group.add_stage("drain");
-    /// group.grace(drain, Duration::from_secs(10));
+    /// let drain = group.stage("drain").grace(Duration::from_secs(10)).id();
     /// group.actor("listener").add(|| Ok(()), |_| {}); // Stage::DEFAULT: stops first
     /// group.actor("worker").stage(drain).add(|| Ok(()), |_| {});
     /// assert!(drain > Stage::DEFAULT);
     /// # assert!(group.run().is_ok());
     /// ```
-    pub fn add_stage(&mut self, name: impl Into<String>) -> Stage {
+    pub fn stage(&mut self, name: impl Into<String>) -> StageBuilder<'_, E> {
         self.stages.push(StageSpec {
             name: name.into(),
             grace: None,
         });
-        Stage {
+        StageBuilder {
             index: self.stages.len() - 1,
-            group: self.identity(),
+            group: self,
         }
     }
 
@@ -394,8 +443,8 @@ impl<E: Send + Sync + 'static> Group<E> {
     ///
     /// # Panics
     ///
-    /// If `stage` was not created by this group's [`add_stage`](Group::add_stage) (F05). That is a
-    /// programming error, not bad configuration: a [`Stage`] comes only from `add_stage`, never
+    /// If `stage` was not made by this group's [`stage`](Group::stage) (F05). That is a
+    /// programming error, not bad configuration: a [`Stage`] comes only from `stage`, never
     /// from a value a user could put in a file, so a panic that names it is the honest answer (as
     /// indexing a `Vec` out of bounds is), and an error return would only push an `unwrap` into
     /// every caller.
@@ -710,7 +759,7 @@ impl<E> fmt::Debug for Group<E> {
 /// use std::time::Duration;
 ///
 /// let mut group = Group::new();
-/// let flush = group.add_stage("flush");
+/// let flush = group.stage("flush").id();
 /// group
 ///     .actor("log-flusher")
 ///     .stage(flush)
@@ -751,7 +800,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     ///
     /// # Panics
     ///
-    /// If `stage` was not created by this group's [`Group::add_stage`]; the message names the
+    /// If `stage` was not made by this group's [`Group::stage`]; the message names the
     /// actor.
     pub fn stage(mut self, stage: Stage) -> Self {
         assert!(
@@ -1009,7 +1058,7 @@ mod tests {
     #[test]
     fn owns_refuses_an_index_past_the_stages_even_with_this_groups_identity() {
         let mut group: Group = Group::new();
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         assert!(group.owns(Stage::DEFAULT));
         assert!(group.owns(drain));
         let identity = group.identity();

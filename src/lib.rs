@@ -13,7 +13,7 @@
 //! use std::time::Duration;
 //!
 //! let mut group = Group::new();
-//! let drain = group.add_stage("drain"); // torn down after the default stage
+//! let drain = group.stage("drain").id(); // torn down after the default stage
 //! group.grace(drain, Duration::from_secs(10)).budget(Duration::from_secs(30));
 //!
 //! let stop = group.stop_handle(); // stop.stop("reason") from any thread
@@ -54,7 +54,7 @@
 //! **Work that must not trigger shutdown when it finishes.** [`Policy::OnError`]: a clean `Ok` is
 //! recorded and the group runs on; an error or panic still triggers teardown.
 //!
-//! **Stop in order, with deadlines.** [`Group::add_stage`], [`Group::grace`], [`Group::budget`],
+//! **Stop in order, with deadlines.** [`Group::stage`], [`Group::grace`], [`Group::budget`],
 //! [`ActorBuilder::force`]: see [`docs/shutdown.md`][shutdown]. More recipes, each ready to paste
 //! into a `main`: [`docs/recipes.md`][recipes].
 //!

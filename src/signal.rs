@@ -57,7 +57,7 @@
 //! actor in the default stage would stop listening as soon as teardown began, so a second SIGTERM
 //! during a long drain would not escalate: it would kill the process at once, with no report.
 //! [`Group::add_signals`] therefore puts the actor in **a stage of its own, created at that call,
-//! after every stage that exists then**: call it after your own `add_stage` calls, and the signal
+//! after every stage that exists then**: call it after your own `stage` calls, and the signal
 //! actor keeps listening while every other stage drains, and is interrupted last. With
 //! [`ActorBuilder::add_signals`] you choose the stage yourself; choose the last one.
 //!
@@ -575,7 +575,7 @@ impl Drop for Unlisten<'_> {
 impl<E: Send + Sync + 'static> Group<E> {
     /// Adds a signal actor named `signals` (rule T02) in **a new stage named `signals`, after
     /// every stage that exists now**, so that it listens while the other stages drain and a
-    /// second signal can escalate: call it after your own [`add_stage`](Group::add_stage) calls.
+    /// second signal can escalate: call it after your own [`stage`](Group::stage) calls.
     /// See [`SignalSet`] for what the actor does. After a clean teardown on a signal, `run`
     /// returns `Ok(())` and the report's trigger is [`Trigger::Signal`].
     ///
@@ -588,7 +588,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// use rungroup::{Group, SignalSet};
     ///
     /// let mut group = Group::new();
-    /// let drain = group.add_stage("drain");
+    /// let drain = group.stage("drain").id();
     /// group.actor("server").add_token(|token| { token.wait(); Ok(()) });
     /// group.actor("workers").stage(drain).add_token(|token| { token.wait(); Ok(()) });
     /// group.add_signals(SignalSet::terminate()); // last: listens until `drain` has drained
@@ -596,7 +596,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// eprintln!("{report}");
     /// ```
     pub fn add_signals(&mut self, signals: SignalSet) -> &mut Self {
-        let stage = self.add_stage("signals");
+        let stage = self.stage("signals").id();
         self.actor("signals").stage(stage).add_signals(signals);
         self
     }
@@ -627,7 +627,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// use rungroup::{Group, SignalSet};
     ///
     /// let mut group = Group::new();
-    /// let reload_stage = group.add_stage("last");
+    /// let reload_stage = group.stage("last").id();
     /// let hangup = SignalSet::new([SignalSet::SIGHUP])?;
     /// group.actor("hangup").stage(reload_stage).add_signals(hangup);
     /// # let stop = group.stop_handle();

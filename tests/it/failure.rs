@@ -305,8 +305,8 @@ fn misplaced_actor_panic(group: &mut Group, stage: Stage) -> String {
 #[test]
 fn f05_stage_from_another_group_panics_naming_the_actor() {
     let mut other = Group::new();
-    let _first = other.add_stage("one");
-    let foreign = other.add_stage("two");
+    let _first = other.stage("one").id();
+    let foreign = other.stage("two").id();
     let mut group = Group::new();
     let text = misplaced_actor_panic(&mut group, foreign);
     assert!(text.contains("misplaced"), "{text}");
@@ -323,9 +323,9 @@ fn f05_stage_from_another_group_panics_naming_the_actor() {
 #[test]
 fn f05_stage_from_another_group_with_an_index_in_range_panics() {
     let mut other = Group::new();
-    let foreign = other.add_stage("drain");
+    let foreign = other.stage("drain").id();
     let mut group = Group::new();
-    let _own = group.add_stage("drain");
+    let _own = group.stage("drain").id();
     // Same position as one of this group's stages: still another group's stage.
     let text = misplaced_actor_panic(&mut group, foreign);
     assert!(text.contains("misplaced"), "{text}");

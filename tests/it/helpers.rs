@@ -296,7 +296,7 @@ fn waiting_actor(group: &mut Group, name: &str) {
 #[test]
 fn t05_nested_group_is_stopped_by_the_outer_teardown() {
     let mut inner = Group::new();
-    let back = inner.add_stage("back");
+    let back = inner.stage("back").id();
     waiting_actor(&mut inner, "front-worker");
     inner.actor("back-worker").stage(back).add_token(|token| {
         token.wait();

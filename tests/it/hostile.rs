@@ -694,7 +694,7 @@ impl OverlapProbe {
 fn r04_final_escalation_interrupts_every_actor_of_a_later_stage_one_at_a_time() {
     let (mut group, mut events, stop, clock) = clocked(Duration::from_secs(5));
     group.budget(Duration::from_secs(10));
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let latch = Latch::new();
     stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
     let probe = OverlapProbe::default();
@@ -735,8 +735,8 @@ fn r04_final_escalation_interrupts_every_actor_of_a_later_stage_one_at_a_time() 
 fn s01_budget_escalation_keeps_stage_order() {
     let (mut group, mut events, stop, clock) = clocked(Duration::from_secs(5));
     group.budget(Duration::from_secs(10));
-    let workers = group.add_stage("workers");
-    let flush = group.add_stage("flush");
+    let workers = group.stage("workers").id();
+    let flush = group.stage("flush").id();
     let latch = Latch::new();
     stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
     let log = Log::new();

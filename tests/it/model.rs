@@ -492,7 +492,7 @@ fn build(script: &Script) -> (Group<ModelError>, Logs) {
         group.clock(ManualClock::new()).budget(Duration::ZERO);
     }
     let stages: Vec<_> = std::iter::once(rungroup::Stage::DEFAULT)
-        .chain((1..script.stages).map(|stage| group.add_stage(format!("stage-{stage}"))))
+        .chain((1..script.stages).map(|stage| group.stage(format!("stage-{stage}")).id()))
         .collect();
     let logs = Logs::default();
     for (index, actor) in script.actors.iter().cloned().enumerate() {

@@ -609,7 +609,7 @@ mod systemd {
     pub(super) fn lifecycle() {
         let mut group = Group::new();
         group.systemd();
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         group.grace(drain, Duration::from_secs(60));
         let ready = group.ready_handle("http");
         group.actor("server").add_token(move |token| {

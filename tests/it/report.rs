@@ -13,7 +13,7 @@ use crate::common::{Ev, Latch, clocked, report_of, sidecar_and_failing_job, spaw
 #[test]
 fn o01_display_names_cause_actors_stages_policies_and_outcomes() {
     let mut group = Group::new();
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     group.actor("listener").add_token(|token| {
         token.wait();
         Ok(())
@@ -58,7 +58,7 @@ fn o01_display_names_cause_actors_stages_policies_and_outcomes() {
 fn o01_report_fields_say_how_and_when_each_actor_ended() {
     // Manual clock, no grace or budget: interrupts run inline, and a second stop escalates.
     let (mut group, mut events, stop, clock) = clocked(Duration::from_secs(5));
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     let latch = Latch::new();
     let waiter = latch.waiter();
     let (tx, rx) = mpsc::channel::<()>();
@@ -168,7 +168,7 @@ fn o01_report_names_a_stop_request_and_unreached_stages() {
 
     let mut group = Group::new();
     group.add(|| Ok(()), |_| {});
-    let _never = group.add_stage("never");
+    let _never = group.stage("never").id();
     assert!(report_of(group).to_string().contains("stage 1 'never': "));
 }
 
@@ -209,7 +209,7 @@ fn o01_debug_of_group_builder_stage_and_clock_shows_the_configuration() {
     assert_eq!(format!("{clock:?}"), "ManualClock { now: 5s }");
 
     let mut group: Group = Group::new();
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     assert_eq!(format!("{:?}", Stage::DEFAULT), "Stage(0)");
     assert_eq!(format!("{drain:?}"), "Stage(1)");
     group.grace(drain, Duration::from_secs(2));
@@ -402,7 +402,7 @@ fn o02_i13_event_and_report_timestamps_agree() {
         };
         let _ = event_tx.lock().unwrap().send((event.to_string(), ended));
     });
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     let (job_tx, job_rx) = mpsc::channel::<()>();
     group.actor("job").add(
         move || {

@@ -128,7 +128,7 @@ fn real_clock_budget() -> Group {
 /// Stage `drain` is registered first but torn down second; the default stage has two actors.
 fn staged_order(group: &mut Group) -> Log {
     let log = Log::new();
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     logged(group, drain, "c", &log);
     logged(group, Stage::DEFAULT, "a", &log);
     logged(group, Stage::DEFAULT, "b", &log);
@@ -176,7 +176,7 @@ fn s01_stage_order_holds_on_lanes_with_deadlines() {
 #[test]
 fn s01_later_stage_waits_for_the_earlier_grace_to_expire() {
     let (mut group, mut events, stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
-    let last = group.add_stage("last");
+    let last = group.stage("last").id();
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
     let interrupted_at = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -224,7 +224,7 @@ fn s02_later_stage_keeps_serving_while_earlier_stage_drains() {
     let mut group = Group::new();
     let stop = group.stop_handle();
     let log = Log::new();
-    let serve = group.add_stage("serve");
+    let serve = group.stage("serve").id();
     let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
 
     // Stage 2: a server that answers until its own interrupt.
@@ -282,7 +282,7 @@ fn s02_later_stage_keeps_serving_while_earlier_stage_drains() {
 fn s03_exit_from_a_later_stage_triggers_teardown_from_stage_one() {
     let mut group = Group::new();
     let log = Log::new();
-    let last = group.add_stage("last");
+    let last = group.stage("last").id();
     let quit_log = log.clone();
     group.actor("quitter").stage(last).add(
         || Err("quitter failed".into()),
@@ -307,7 +307,7 @@ fn s03_exit_during_teardown_is_simply_recorded() {
     let mut group = Group::new();
     let mut events = events(&mut group);
     let stop = group.stop_handle();
-    let last = group.add_stage("last");
+    let last = group.stage("last").id();
     let late_interrupts = Counter::new();
     let hit = late_interrupts.clone();
     let (quit_tx, quit_rx) = mpsc::channel::<()>();
@@ -353,7 +353,7 @@ fn s03_exit_during_teardown_is_simply_recorded() {
 fn s04_grace_expiry_moves_on_while_an_interrupt_blocks_forever() {
     let (mut group, mut events, stop, clock) =
         clocked_with_grace(Duration::from_secs(10), Duration::from_secs(5));
-    let last = group.add_stage("last");
+    let last = group.stage("last").id();
     let log = Log::new();
     let blocked = Latch::new();
     logged(&mut group, Stage::DEFAULT, "first", &log);
@@ -479,7 +479,7 @@ fn s04_budget_shorter_than_a_stage_grace_wins() {
     let (mut group, mut events, stop, clock) = clocked(HOUR);
     group.budget(Duration::from_secs(10));
     group.grace(Stage::DEFAULT, HOUR);
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     group.grace(later, HOUR);
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
@@ -504,9 +504,9 @@ fn s04_empty_stage_is_passed_through() {
     let stop = group.stop_handle();
     group.clock(clock.clone());
     let log = Log::new();
-    let empty = group.add_stage("empty");
+    let empty = group.stage("empty").id();
     group.grace(empty, Duration::from_secs(1));
-    let last = group.add_stage("last");
+    let last = group.stage("last").id();
     logged(&mut group, last, "c", &log);
     logged(&mut group, Stage::DEFAULT, "a", &log);
     stop.stop("test");
@@ -620,7 +620,7 @@ fn stages_begun(events: &mut crate::common::Events) -> Vec<usize> {
 #[test]
 fn s05_a_stage_expiry_escalates_that_stage_only() {
     let (mut group, mut events, _stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
     let (later_forced, force) = counted_force();
@@ -661,7 +661,7 @@ fn s05_a_stage_expiry_escalates_that_stage_only() {
 fn s04_budget_running_out_mid_stage_times_every_stage_from_its_own_beginning() {
     let (mut group, mut events, stop, clock) = crate::common::clocked(HOUR);
     group.budget(Duration::from_secs(10));
-    let (one, two) = (group.add_stage("one"), group.add_stage("two"));
+    let (one, two) = (group.stage("one").id(), group.stage("two").id());
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "zero", &forced);
     needs_force(&mut group, one, "one", &forced);
@@ -699,7 +699,7 @@ fn s04_budget_running_out_mid_stage_times_every_stage_from_its_own_beginning() {
 #[test]
 fn s05_second_stop_during_a_stage_kill_grace_escalates_the_next_stages_at_once_in_order() {
     let (mut group, mut events, stop, clock) = clocked_with_grace(HOUR, Duration::from_secs(5));
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let latch = Latch::new();
     stubborn(&mut group, Stage::DEFAULT, "deaf", &latch);
     let forced = Counter::new();
@@ -846,7 +846,7 @@ fn s04_i13_max_grace_budget_and_kill_grace_do_not_overflow() {
     for manual in [None, Some(ManualClock::new())] {
         let mut group = Group::new();
         let mut events = events(&mut group);
-        let drain = group.add_stage("drain");
+        let drain = group.stage("drain").id();
         group
             .grace(Stage::DEFAULT, Duration::MAX)
             .grace(drain, Duration::MAX)
@@ -1234,7 +1234,7 @@ fn s08_manual_budget_bounds_run_whatever_the_actors_do() {
     let latch = Latch::new();
     let (mut group, mut events, stop, clock) = clocked(Duration::from_secs(10));
     group.budget(Duration::from_secs(10));
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let w1 = latch.waiter();
     group
         .actor("blocking-interrupt")
@@ -1284,7 +1284,7 @@ fn s08_manual_budget_bounds_run_whatever_the_actors_do() {
 fn s08_real_clock_budget_bounds_run_whatever_the_actors_do() {
     let latch = Latch::new();
     let mut group = real_clock_budget();
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     group.grace(later, HOUR);
     let w1 = latch.waiter();
     let (tx, rx) = mpsc::channel::<()>();
@@ -1332,7 +1332,7 @@ fn s08_zero_budget_escalates_every_stage_at_once() {
         .clock(clock.clone())
         .budget(Duration::ZERO)
         .kill_grace(HOUR);
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let forced = Counter::new();
     needs_force(&mut group, later, "late", &forced);
     needs_force(&mut group, Stage::DEFAULT, "early", &forced);

@@ -481,7 +481,7 @@ fn i13_supervise_no_restart_once_teardown_has_begun() {
     let clock = ManualClock::new();
     let mut group = Group::new();
     group.clock(clock);
-    let later = group.add_stage("later");
+    let later = group.stage("later").id();
     let seen = watch(&mut group);
     let hour = Duration::from_secs(3600);
     let restart = Restart::permanent().backoff(hour, hour);

@@ -303,9 +303,9 @@ fn t03_fresh_token_times_out_and_stop_wakes_every_waiter() {
 fn staged_escalation(prefix: &str) -> (Group, Latch) {
     let mut group = Group::new();
     group.kill_grace(Duration::from_millis(200));
-    let front = group.add_stage(format!("{prefix}front"));
+    let front = group.stage(format!("{prefix}front")).id();
     group.grace(front, Duration::ZERO);
-    let back = group.add_stage(format!("{prefix}back"));
+    let back = group.stage(format!("{prefix}back")).id();
     let latch = Latch::new();
     let stuck = latch.waiter();
     group
@@ -614,7 +614,7 @@ mod tracing_feature {
     fn o02_i13_tracing_spans_per_actor_and_stage() {
         let collector = collector();
         let mut group = Group::new();
-        let drain = group.add_stage("o02-spans-drain");
+        let drain = group.stage("o02-spans-drain").id();
         group
             .actor("o02-spans-worker")
             .stage(drain)

@@ -68,7 +68,7 @@ async fn s04_i12_graces_run_on_tokios_paused_clock() {
 async fn s08_i12_the_budget_holds_on_tokios_paused_clock() {
     let drops = Arc::new(AtomicUsize::new(0));
     let mut group = Group::new();
-    let drain = group.add_stage("drain");
+    let drain = group.stage("drain").id();
     group
         .timer(TokioTimer::new())
         .budget(Duration::from_secs(20))
