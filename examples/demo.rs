@@ -31,8 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     group.observe(move |event| log(&format!("event: {event}")));
     // Stage::DEFAULT is the first stage torn down; name the others in teardown order.
     let drain = group.stage("drain").id();
-    let flush = group.stage("flush").id();
-    group.grace(flush, Duration::from_millis(200));
+    let flush = group.stage("flush").grace(Duration::from_millis(200)).id();
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;

@@ -83,10 +83,8 @@ mod server {
         let shared = Arc::new(Shared::default());
 
         let mut group = Group::new();
-        let drain = group.stage("drain").id();
-        group.grace(drain, Duration::from_secs(30));
-        let flush = group.stage("flush").id();
-        group.grace(flush, Duration::from_secs(5));
+        let drain = group.stage("drain").grace(Duration::from_secs(30)).id();
+        let flush = group.stage("flush").grace(Duration::from_secs(5)).id();
         group.observe(|event| {
             if let Event::Triggered { cause } = event {
                 println!("shutting down: {cause}");

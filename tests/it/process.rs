@@ -609,8 +609,7 @@ mod systemd {
     pub(super) fn lifecycle() {
         let mut group = Group::new();
         group.systemd();
-        let drain = group.stage("drain").id();
-        group.grace(drain, Duration::from_secs(60));
+        let drain = group.stage("drain").grace(Duration::from_secs(60)).id();
         let ready = group.ready_handle("http");
         group.actor("server").add_token(move |token| {
             ready.ready();

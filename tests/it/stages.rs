@@ -479,8 +479,7 @@ fn s04_budget_shorter_than_a_stage_grace_wins() {
     let (mut group, mut events, stop, clock) = clocked(HOUR);
     group.budget(Duration::from_secs(10));
     group.grace(Stage::DEFAULT, HOUR);
-    let later = group.stage("later").id();
-    group.grace(later, HOUR);
+    let later = group.stage("later").grace(HOUR).id();
     let forced = Counter::new();
     needs_force(&mut group, Stage::DEFAULT, "slow", &forced);
     needs_force(&mut group, later, "never-interrupted-in-time", &forced);
@@ -504,8 +503,7 @@ fn s04_empty_stage_is_passed_through() {
     let stop = group.stop_handle();
     group.clock(clock.clone());
     let log = Log::new();
-    let empty = group.stage("empty").id();
-    group.grace(empty, Duration::from_secs(1));
+    let empty = group.stage("empty").grace(Duration::from_secs(1)).id();
     let last = group.stage("last").id();
     logged(&mut group, last, "c", &log);
     logged(&mut group, Stage::DEFAULT, "a", &log);
@@ -1284,8 +1282,7 @@ fn s08_manual_budget_bounds_run_whatever_the_actors_do() {
 fn s08_real_clock_budget_bounds_run_whatever_the_actors_do() {
     let latch = Latch::new();
     let mut group = real_clock_budget();
-    let later = group.stage("later").id();
-    group.grace(later, HOUR);
+    let later = group.stage("later").grace(HOUR).id();
     let w1 = latch.waiter();
     let (tx, rx) = mpsc::channel::<()>();
     group.actor("blocking-interrupt").add(

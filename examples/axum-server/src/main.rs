@@ -84,8 +84,7 @@ mod server {
 
         let mut group = Group::new();
         group.grace(Stage::DEFAULT, Duration::from_secs(30));
-        let flush = group.stage("flush").id();
-        group.grace(flush, Duration::from_secs(5));
+        let flush = group.stage("flush").grace(Duration::from_secs(5)).id();
         group.budget(Duration::from_secs(40));
         group.observe(|event| {
             if let Event::Triggered { cause } = event {
