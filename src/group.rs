@@ -88,6 +88,32 @@ impl fmt::Debug for Stage {
     }
 }
 
+/// One actor of a group: what every `add*` returns, whatever the kind of actor. Look it up in the
+/// run's report with [`Report::actor`] (and a nested group's report with [`Report::nested`]).
+///
+/// An id belongs to the group that made it: looking it up in another group's report panics
+/// (F05), as for a [`Stage`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId {
+    /// Its position in registration order.
+    pub(crate) index: usize,
+    /// The group that made it (see [`Stage`]).
+    pub(crate) group: usize,
+}
+
+impl ActorId {
+    /// Its position in registration order: its index in [`Report::actors`].
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+impl fmt::Debug for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ActorId").field(&self.index).finish()
+    }
+}
+
 /// A stage being made by [`Group::stage`]: configure it here; [`id`](StageBuilder::id) is its
 /// handle, for [`ActorBuilder::stage`].
 ///
@@ -208,6 +234,8 @@ pub struct Group<E = BoxError> {
     pub(crate) lame_duck: Option<Duration>,
     /// Where [`ActorBuilder::spawned`] actors run.
     pub(crate) executor: Option<std::sync::Arc<dyn Executor>>,
+    /// Where nested groups (T05) leave their reports, by the index of their actor.
+    pub(crate) nested: Vec<(usize, crate::nest::Slot<E>)>,
     #[cfg(all(unix, feature = "systemd"))]
     pub(crate) systemd: bool,
 }
@@ -251,6 +279,7 @@ impl<E> Default for Group<E> {
             readiness: ready::Shared::new(),
             lame_duck: None,
             executor: None,
+            nested: Vec::new(),
             #[cfg(all(unix, feature = "systemd"))]
             systemd: false,
         }
@@ -271,13 +300,12 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// group.add(|| Ok(()), |_| {});
     /// assert_eq!(group.len(), 1);
     /// ```
-    pub fn add<X, I>(&mut self, execute: X, interrupt: I) -> &mut Self
+    pub fn add<X, I>(&mut self, execute: X, interrupt: I) -> ActorId
     where
         X: FnOnce() -> Result<(), E> + Send + 'static,
         I: FnOnce(&Cause<E>) + Send + 'static,
     {
-        self.builder(None).add(execute, interrupt);
-        self
+        self.builder(None).add(execute, interrupt)
     }
 
     /// Adds a token actor (rule T03): the group supplies the interrupt, and `execute` receives a
@@ -293,12 +321,11 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// group.add(|| Ok(()), |_| {});
     /// assert!(group.run().is_ok());
     /// ```
-    pub fn add_token<X>(&mut self, execute: X) -> &mut Self
+    pub fn add_token<X>(&mut self, execute: X) -> ActorId
     where
         X: FnOnce(StopToken) -> Result<(), E> + Send + 'static,
     {
-        self.builder(None).add_token(execute);
-        self
+        self.builder(None).add_token(execute)
     }
 
     /// Adds a future actor (issue 12): `execute` is polled by the group itself, on the thread that
@@ -329,13 +356,12 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// group.add(|| Ok(()), |_| {});
     /// assert!(group.run().is_ok());
     /// ```
-    pub fn add_future<F, I>(&mut self, execute: F, interrupt: I) -> &mut Self
+    pub fn add_future<F, I>(&mut self, execute: F, interrupt: I) -> ActorId
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
         I: FnOnce(&Cause<E>) + Send + 'static,
     {
-        self.builder(None).add_future(execute, interrupt);
-        self
+        self.builder(None).add_future(execute, interrupt)
     }
 
     /// Adds a future token actor: `execute` is called with the actor's [`StopToken`], which the
@@ -354,13 +380,12 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// group.add(|| Ok(()), |_| {});
     /// assert!(group.run().is_ok());
     /// ```
-    pub fn add_future_token<X, F>(&mut self, execute: X) -> &mut Self
+    pub fn add_future_token<X, F>(&mut self, execute: X) -> ActorId
     where
         X: FnOnce(StopToken) -> F,
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        self.builder(None).add_future_token(execute);
-        self
+        self.builder(None).add_future_token(execute)
     }
 
     /// Starts an actor with a name and options; finish it with [`ActorBuilder::add`] or
@@ -426,7 +451,7 @@ impl<E: Send + Sync + 'static> Group<E> {
 
     /// This group's identity for its stages (see [`Stage`]).
     fn identity(&self) -> usize {
-        std::ptr::from_ref::<Control>(&self.control) as usize
+        self.control.identity()
     }
 
     /// Whether `stage` is one of this group's.
@@ -838,16 +863,16 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     }
 
     /// Adds the actor with its execute and interrupt.
-    pub fn add<X, I>(self, execute: X, interrupt: I)
+    pub fn add<X, I>(self, execute: X, interrupt: I) -> ActorId
     where
         X: FnOnce() -> Result<(), E> + Send + 'static,
         I: FnOnce(&Cause<E>) + Send + 'static,
     {
-        self.finish(Body::Once(Box::new(execute)), Box::new(interrupt));
+        self.finish(Body::Once(Box::new(execute)), Box::new(interrupt))
     }
 
     /// Adds the actor as a token actor (rule T03); see [`Group::add_token`].
-    pub fn add_token<X>(self, execute: X)
+    pub fn add_token<X>(self, execute: X) -> ActorId
     where
         X: FnOnce(StopToken) -> Result<(), E> + Send + 'static,
     {
@@ -856,7 +881,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
         self.finish(
             Body::Once(Box::new(move || execute(token))),
             Box::new(move |_: &Cause<E>| stopper.stop()),
-        );
+        )
     }
 
     /// Adds the actor under supervision (issue 13): `factory` builds an incarnation, an
@@ -899,7 +924,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// assert_eq!(report.actors()[0].restarts.len(), 2);
     /// assert!(report.into_result().is_ok());
     /// ```
-    pub fn supervise<F, X, I>(self, restart: Restart, factory: F)
+    pub fn supervise<F, X, I>(self, restart: Restart, factory: F) -> ActorId
     where
         F: FnMut() -> (X, I) + Send + 'static,
         X: FnOnce() -> Result<(), E> + Send + 'static,
@@ -916,7 +941,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                 )
             }),
         );
-        self.finish(Body::Supervised(supervisor), interrupt);
+        self.finish(Body::Supervised(supervisor), interrupt)
     }
 
     /// Adds the actor as a supervised token actor: as [`supervise`](Self::supervise), with each
@@ -941,16 +966,16 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// let report = group.run_with_report();
     /// assert!(report.actors()[0].restarts.is_empty());
     /// ```
-    pub fn supervise_token<X>(self, restart: Restart, execute: X)
+    pub fn supervise_token<X>(self, restart: Restart, execute: X) -> ActorId
     where
         X: FnMut(StopToken) -> Result<(), E> + Send + 'static,
     {
         let (supervisor, interrupt) = Supervisor::token(restart, Box::new(execute));
-        self.finish(Body::Supervised(supervisor), interrupt);
+        self.finish(Body::Supervised(supervisor), interrupt)
     }
 
     /// Adds the actor as a future actor; see [`Group::add_future`].
-    pub fn add_future<F, I>(self, execute: F, interrupt: I)
+    pub fn add_future<F, I>(self, execute: F, interrupt: I) -> ActorId
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
         I: FnOnce(&Cause<E>) + Send + 'static,
@@ -960,11 +985,11 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             cancel: false,
         };
         // Called on the group's thread, like the future's polls (see `Group::add_future`).
-        self.finish_with(body, Box::new(interrupt), true);
+        self.finish_with(body, Box::new(interrupt), true)
     }
 
     /// Adds the actor as a future token actor; see [`Group::add_future_token`].
-    pub fn add_future_token<X, F>(self, execute: X)
+    pub fn add_future_token<X, F>(self, execute: X) -> ActorId
     where
         X: FnOnce(StopToken) -> F,
         F: Future<Output = Result<(), E>> + Send + 'static,
@@ -975,7 +1000,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             future: Box::pin(execute(token)),
             cancel: false,
         };
-        self.finish_with(body, Box::new(move |_: &Cause<E>| stopper.stop()), true);
+        self.finish_with(body, Box::new(move |_: &Cause<E>| stopper.stop()), true)
     }
 
     /// Adds a cancel-safe future actor: its interrupt *drops* it (outcome
@@ -996,7 +1021,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
     /// assert!(report.into_result().is_ok());
     /// ```
-    pub fn add_future_cancel<F>(self, execute: F)
+    pub fn add_future_cancel<F>(self, execute: F) -> ActorId
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
@@ -1005,14 +1030,14 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             cancel: true,
         };
         // The runner replaces the interrupt with one that drops the future.
-        self.finish_with(body, Box::new(|_: &Cause<E>| {}), true);
+        self.finish_with(body, Box::new(|_: &Cause<E>| {}), true)
     }
 
-    fn finish(self, execute: Body<E>, interrupt: Interrupt<E>) {
-        self.finish_with(execute, interrupt, false);
+    fn finish(self, execute: Body<E>, interrupt: Interrupt<E>) -> ActorId {
+        self.finish_with(execute, interrupt, false)
     }
 
-    fn finish_with(self, execute: Body<E>, interrupt: Interrupt<E>, inline: bool) {
+    fn finish_with(self, execute: Body<E>, interrupt: Interrupt<E>, inline: bool) -> ActorId {
         let ActorBuilder {
             group,
             name,
@@ -1033,6 +1058,10 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
             inline,
             spawned,
         });
+        ActorId {
+            index: group.actors.len() - 1,
+            group: group.identity(),
+        }
     }
 }
 

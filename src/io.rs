@@ -441,7 +441,7 @@ mod child {
     use rustix::io::Errno;
     use rustix::process::{Pid, Signal, kill_process};
 
-    use crate::group::ActorBuilder;
+    use crate::group::{ActorBuilder, ActorId};
     use crate::report::Cause;
     use crate::sync::{Arc, Mutex};
 
@@ -575,7 +575,7 @@ mod child {
         /// let report = group.run_with_report(); // SIGTERM ends `sleep` at once
         /// assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
         /// ```
-        pub fn add_child(mut self, command: Command)
+        pub fn add_child(mut self, command: Command) -> ActorId
         where
             E: From<io::Error>,
         {
@@ -645,7 +645,7 @@ mod child {
                         panic!("{message}");
                     }
                 },
-            );
+            )
         }
     }
 

@@ -176,8 +176,9 @@ pub use clock::Timer;
 #[cfg(feature = "tokio")]
 pub use clock::TokioTimer;
 pub use error::Error;
-pub use group::{ActorBuilder, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage};
-pub use nest::NestedReport;
+pub use group::{
+    ActorBuilder, ActorId, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage, StageBuilder,
+};
 pub use observe::Event;
 pub use ready::{Readiness, ReadyHandle};
 pub use report::{
@@ -216,7 +217,7 @@ fn assert_send_sync() {
     send::<Outcome<BoxError>>();
     send::<HookOutcome>();
     send_sync::<Escalation>();
-    send_sync::<NestedReport<BoxError>>();
+    send_sync::<ActorId>();
     send_sync::<Cause<BoxError>>();
     send_sync::<Error>();
     send_sync::<Event<'static>>();

@@ -8,8 +8,8 @@
 //! # Where the inner report goes
 //!
 //! The outer [`Report`] has one line for the nested actor, like any actor. The inner group's full
-//! report is kept in a [`NestedReport`] handle returned by the builder, readable once the outer
-//! run has returned. What the nested actor returns to the outer group is what
+//! report is in the outer one too: [`Report::nested`], with the [`ActorId`](crate::ActorId) that
+//! [`add_group`](ActorBuilder::add_group) returned. What the nested actor returns to the outer group is what
 //! [`Group::run`](crate::Group::run) would have returned for the inner one, so the outer `run`
 //! returns an inner first exit's error unchanged, through any depth of nesting (rule R09):
 //!
@@ -21,80 +21,16 @@
 //!    reads [`Outcome::Retained`]: its value is held by the outer group);
 //! 4. else `Ok(())`: the inner group ended cleanly (stopped by the outer group, or an `Ok` exit).
 
-use std::fmt;
 use std::io;
 
 use crate::error::Error;
-use crate::group::{ActorBuilder, Group};
+use crate::group::{ActorBuilder, ActorId, Group};
 use crate::report::{Cause, HookOutcome, Outcome, Report, Trigger, panic_message};
 use crate::sync::{Arc, Mutex};
 
-/// The report of a nested group, available once its actor has exited (rule T05). Returned by
-/// [`ActorBuilder::add_group`].
-///
-/// The outer [`Report`] has one line for the nested actor, like any actor; this handle keeps the
-/// inner group's full report. The nested actor returns to the outer group what `run` would have
-/// returned for the inner one, so the outer `run` returns an inner first exit's error unchanged,
-/// through any depth of nesting (rule R09):
-///
-/// 1. an inner run error (spawn failure, abandonment): the same [`Error`], its actor names prefixed
-///    with the nested actor's (`http/listener`);
-/// 2. else an inner panic: the nested actor panics with a message naming the inner actor and
-///    quoting its panic (the original payload stays in the inner report);
-/// 3. else the inner first exit's error, moved: in the inner report that actor's outcome then
-///    reads [`Outcome::Retained`] (its value is held by the outer group);
-/// 4. else `Ok(())`: the inner group ended cleanly (stopped by the outer group, or an `Ok` exit).
-///
-/// # Examples
-///
-/// ```
-/// # if rungroup::doctest_skip() { return; }
-/// use rungroup::{Group, Trigger};
-///
-/// let mut http = Group::new();
-/// http.actor("listener").add_token(|token| { token.wait(); Ok(()) });
-///
-/// let mut main = Group::new();
-/// let http_report = main.actor("http").add_group(http);
-/// let stop = main.stop_handle();
-/// main.add(move || { stop.stop("shutdown"); Ok(()) }, |_| {});
-/// main.run().unwrap();
-///
-/// let http_report = http_report.take().expect("the outer run has returned");
-/// let Trigger::Stop { reason } = http_report.trigger() else { panic!() };
-/// assert_eq!(reason, "outer group teardown: stop requested: shutdown");
-/// ```
-pub struct NestedReport<E> {
-    slot: Arc<Mutex<Option<Report<E>>>>,
-}
-
-impl<E> NestedReport<E> {
-    /// Takes the inner group's report: `None` while the nested actor has not exited (before or
-    /// during the outer run, or if it was abandoned), and after a first `take`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # if rungroup::doctest_skip() { return; }
-    /// let mut main = rungroup::Group::new();
-    /// let nested = main.actor("inner").add_group(rungroup::Group::new());
-    /// assert!(nested.take().is_none()); // not run yet
-    /// main.run().unwrap(); // the empty inner group returns at once, ending `main`
-    /// assert!(nested.take().is_some());
-    /// assert!(nested.take().is_none());
-    /// ```
-    pub fn take(&self) -> Option<Report<E>> {
-        self.slot.lock().take()
-    }
-}
-
-impl<E> fmt::Debug for NestedReport<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NestedReport")
-            .field("available", &self.slot.lock().is_some())
-            .finish()
-    }
-}
+/// Where a nested actor leaves its inner group's report, for the outer run's
+/// [`Report::nested`].
+pub(crate) type Slot<E> = Arc<Mutex<Option<Report<E>>>>;
 
 /// What the nested actor hands to the outer group once the inner run is over.
 enum Forward<E> {
@@ -105,36 +41,51 @@ enum Forward<E> {
 impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// Adds `group` as this actor (rule T05): the execute runs it, the interrupt stops it (the
     /// reason names the outer cause), the force hook escalates its teardown, then calls any force
-    /// hook set on this builder. The nested actor returns what `group.run()` would have returned
-    /// (an inner error unchanged, an inner panic as a panic naming the inner actor), and the
-    /// inner group's full report is kept in the returned [`NestedReport`].
+    /// hook set on this builder. The inner group keeps its own stages, deadlines, observer and
+    /// stop handles.
     ///
-    /// The inner group keeps its own stages, deadlines, observer and stop handles.
+    /// The nested actor returns to the outer group what `run` would have returned for the inner
+    /// one, so the outer `run` returns an inner first exit's error unchanged, through any depth
+    /// of nesting (rule R09):
+    ///
+    /// 1. an inner run error (spawn failure, abandonment): the same [`Error`], its actor names
+    ///    prefixed with the nested actor's (`http/listener`);
+    /// 2. else an inner panic: the nested actor panics with a message naming the inner actor and
+    ///    quoting its panic (the original payload stays in the inner report);
+    /// 3. else the inner first exit's error, moved: in the inner report that actor's outcome then
+    ///    reads [`Outcome::Retained`] (its value is held by the outer group);
+    /// 4. else `Ok(())`: the inner group ended cleanly (stopped by the outer group, or an `Ok`
+    ///    exit).
+    ///
+    /// The inner group's full report is the outer report's [`Report::nested`] for the returned
+    /// id (if the inner run returned: an abandoned nested actor has none).
     ///
     /// # Examples
     ///
     /// ```
     /// # if rungroup::doctest_skip() { return; }
-    /// use rungroup::Group;
+    /// use rungroup::{Group, Trigger};
     ///
     /// let mut db = Group::new();
     /// db.actor("pool").add(|| Err("connection refused".into()), |_| {});
     ///
     /// let mut main = Group::new();
-    /// let db_report = main.actor("db").add_group(db);
+    /// let db = main.actor("db").add_group(db);
     /// main.actor("http").add_token(|token| { token.wait(); Ok(()) });
-    /// // The inner first exit's error, unchanged, is the outer run's result.
-    /// assert_eq!(main.run().unwrap_err().to_string(), "connection refused");
-    /// assert_eq!(db_report.take().unwrap().first_exit().unwrap().name, "pool");
+    /// let report = main.run_with_report();
+    /// // The inner first exit is in the inner report...
+    /// assert_eq!(report.nested(db).unwrap().first_exit().unwrap().name, "pool");
+    /// // ...and its error, unchanged, is the outer run's result.
+    /// assert_eq!(report.into_result().unwrap_err().to_string(), "connection refused");
     /// ```
-    pub fn add_group(mut self, group: Group<E>) -> NestedReport<E>
+    pub fn add_group(mut self, group: Group<E>) -> ActorId
     where
         E: From<Error>,
     {
-        let slot = Arc::new(Mutex::new(None));
-        let handle = NestedReport {
-            slot: Arc::clone(&slot),
-        };
+        let slot: Slot<E> = Arc::new(Mutex::new(None));
+        // The index the actor is about to get: the outer run takes the report from here.
+        let index = self.group.actors.len();
+        self.group.nested.push((index, Arc::clone(&slot)));
         let name = self.name.clone();
         let stop = group.stop_handle();
         let force_stop = stop.clone();
@@ -161,8 +112,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                     reason: format!("outer group teardown: {}", cause.summary()),
                 });
             },
-        );
-        handle
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::group::{BoxError, Policy};
+use crate::group::{ActorId, BoxError, Policy};
 use crate::supervise::Incarnation;
 use crate::unwind;
 
@@ -250,7 +250,7 @@ pub enum Outcome<E> {
     /// holds the cause, so the value could not be moved out (only possible with deadlines; the
     /// report's [`Error::Abandoned`] then names that interrupt, so the run is never a success).
     /// In a nested group's report it marks the first exit whose error went to the outer group
-    /// ([`NestedReport`](crate::NestedReport)).
+    /// ([`Report::nested`]).
     Retained,
 }
 
@@ -496,6 +496,10 @@ pub struct Report<E> {
     pub(crate) error: Option<Error>,
     pub(crate) observer_missed: usize,
     pub(crate) service: ServiceReport,
+    /// The group's identity ([`ActorId`]'s), so that an id of another group is not looked up.
+    pub(crate) identity: usize,
+    /// The reports of nested groups (T05), by the index of their actor.
+    pub(crate) nested: Vec<(usize, Report<E>)>,
 }
 
 /// What a run says of the service around its actors: readiness and the lame-duck delay.
@@ -520,6 +524,43 @@ impl<E> Report<E> {
     /// Every stage, in teardown order.
     pub fn stages(&self) -> &[StageReport] {
         &self.stages
+    }
+
+    /// The line of the actor `id` (what its `add*` returned).
+    ///
+    /// # Panics
+    ///
+    /// If `id` is another group's (F05), as [`Stage`](crate::Stage) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// let mut group = rungroup::Group::new();
+    /// let job = group.actor("job").add(|| Ok(()), |_| {});
+    /// let report = group.run_with_report();
+    /// assert_eq!(report.actor(job).name, "job");
+    /// ```
+    pub fn actor(&self, id: ActorId) -> &ActorReport<E> {
+        assert!(
+            id.group == self.identity && id.index < self.actors.len(),
+            "rungroup: actor #{} looked up in the report of another group",
+            id.index
+        );
+        &self.actors[id.index]
+    }
+
+    /// The report of the nested group that actor `id` ran ([`ActorBuilder::add_group`], rule
+    /// T05): `None` if `id` is not a nested group's actor or its inner run never returned
+    /// (abandoned). See [`ActorBuilder::add_group`] for what the nested actor returned.
+    ///
+    /// [`ActorBuilder::add_group`]: crate::ActorBuilder::add_group
+    pub fn nested(&self, id: ActorId) -> Option<&Report<E>> {
+        let _ = self.actor(id);
+        self.nested
+            .iter()
+            .find(|(index, _)| *index == id.index)
+            .map(|(_, report)| report)
     }
 
     /// The actor whose exit was the first exit, if the trigger was an exit.

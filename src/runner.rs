@@ -320,6 +320,8 @@ struct Runner<E> {
     timer_thread: Option<JoinHandle<()>>,
     /// The user's timer's sleep until the deadline of the current wait (async run).
     sleep: Option<(Duration, Sleep)>,
+    /// Where nested groups leave their reports.
+    nested: Vec<(usize, crate::nest::Slot<E>)>,
     /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
     /// whole group (docs/async.md); it is reported.
     slowest_poll: Option<(usize, Duration)>,
@@ -386,6 +388,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         readiness,
         lame_duck,
         executor,
+        nested,
         #[cfg(all(unix, feature = "systemd"))]
         systemd,
     } = group;
@@ -419,6 +422,8 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             error: None,
             observer_missed: 0,
             service: ServiceReport::default(),
+            identity: control.identity(),
+            nested: Vec::new(),
         };
     }
 
@@ -567,6 +572,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         timer_thread: None,
         sleep: None,
         slowest_poll: None,
+        nested,
     };
 
     let mut spawn_error = None;
@@ -815,6 +821,8 @@ fn refuse<E>(
         teardown: None,
         observer_missed: 0,
         service: ServiceReport::default(),
+        identity: control.identity(),
+        nested: Vec::new(),
     }
 }
 
@@ -1533,6 +1541,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 never_ready,
                 lame_duck: self.lame_duck_elapsed,
             },
+            identity: self.core.control.identity(),
+            // Filled by each nested actor's thread before it returned; empty if it never did.
+            nested: std::mem::take(&mut self.nested)
+                .into_iter()
+                .filter_map(|(index, slot)| Some((index, slot.lock().take()?)))
+                .collect(),
         };
         let first_escalation = report
             .stages

@@ -78,7 +78,7 @@ use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
 use signal_hook::low_level::{self, emulate_default_handler, signal_name};
 
-use crate::group::{ActorBuilder, Group};
+use crate::group::{ActorBuilder, ActorId, Group};
 use crate::report::{Cause, Trigger};
 use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
 use crate::sync::{Arc, Frozen, Mutex};
@@ -595,10 +595,9 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// let report = group.run_with_report(); // until SIGINT or SIGTERM
     /// eprintln!("{report}");
     /// ```
-    pub fn add_signals(&mut self, signals: SignalSet) -> &mut Self {
+    pub fn add_signals(&mut self, signals: SignalSet) -> ActorId {
         let stage = self.stage("signals").id();
-        self.actor("signals").stage(stage).add_signals(signals);
-        self
+        self.actor("signals").stage(stage).add_signals(signals)
     }
 }
 
@@ -635,7 +634,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// # group.run().unwrap();
     /// # Ok::<(), rungroup::SignalError>(())
     /// ```
-    pub fn add_signals(self, signals: SignalSet) {
+    pub fn add_signals(self, signals: SignalSet) -> ActorId {
         let stop = self.group.stop_handle();
         let name = self.name.clone();
         let listener = Arc::new(Mutex::new(Listener::default()));
@@ -698,7 +697,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
                     handle.close();
                 }
             },
-        );
+        )
     }
 }
 

@@ -236,6 +236,12 @@ impl Control {
         }
     }
 
+    /// The group's identity, for its stages and actor ids: this block's address, which no other
+    /// live group shares.
+    pub(crate) fn identity(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
     /// Whether any request or exit has triggered teardown.
     pub(crate) fn is_triggered(&self) -> bool {
         self.load() & TRIGGERED != 0

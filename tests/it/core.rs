@@ -93,7 +93,7 @@ fn r01_empty_group_calls_nothing_and_reports_empty() {
     let mut events = events(&mut group);
     let stop = group.stop_handle();
     // Deadlines configured, still nothing to do.
-    let stage = group.stage("later").grace(Duration::from_secs(1)).id();
+    group.stage("later").grace(Duration::from_secs(1)).id();
     group.budget(Duration::from_secs(1));
     let report = report_of(group);
     assert_eq!(report.trigger(), &Trigger::Empty);
@@ -635,7 +635,7 @@ fn r11_every_capture_is_dropped_before_run_returns() {
 fn r11_every_capture_is_dropped_before_run_returns_on_lanes() {
     let mut group = Group::new();
     on_lanes(&mut group);
-    let stage = group
+    group
         .stage("never-expires")
         .grace(Duration::from_secs(3600))
         .id();

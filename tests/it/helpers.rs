@@ -286,11 +286,11 @@ mod child {
 // ---------------------------------------------------------------------------------------------
 // T05: nested groups
 
-fn waiting_actor(group: &mut Group, name: &str) {
+fn waiting_actor(group: &mut Group, name: &str) -> rungroup::ActorId {
     group.actor(name).add_token(|token| {
         token.wait();
         Ok(())
-    });
+    })
 }
 
 #[test]
@@ -305,19 +305,17 @@ fn t05_nested_group_is_stopped_by_the_outer_teardown() {
     let mut outer = Group::new();
     let stop = outer.stop_handle();
     let nested = outer.actor("inner").add_group(inner);
-    assert!(nested.take().is_none(), "no report before the run");
-    assert_eq!(format!("{nested:?}"), "NestedReport { available: false }");
-    waiting_actor(&mut outer, "sibling");
+    let sibling = waiting_actor(&mut outer, "sibling");
     let pending = spawn_report(outer);
     stop.stop("shutdown");
     let report = pending.join();
     assert!(report.error().is_none(), "{report}");
-    assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
-    assert_eq!(format!("{nested:?}"), "NestedReport { available: true }");
+    assert!(matches!(report.actor(nested).outcome, Outcome::Ok));
+    assert!(report.nested(sibling).is_none(), "not a nested group");
 
-    let inner = nested
-        .take()
-        .expect("the inner report, after the outer run");
+    let inner = report
+        .nested(nested)
+        .expect("the inner report, in the outer one");
     assert!(
         matches!(inner.trigger(), Trigger::Stop { reason }
             if reason == "outer group teardown: stop requested: shutdown"),
@@ -330,7 +328,6 @@ fn t05_nested_group_is_stopped_by_the_outer_teardown() {
             .iter()
             .all(|actor| matches!(actor.outcome, Outcome::Ok))
     );
-    assert!(nested.take().is_none(), "taken once");
 }
 
 #[derive(Debug, PartialEq)]
@@ -356,14 +353,14 @@ fn t05_inner_first_exit_error_is_the_outer_result_unchanged() {
     waiting_actor(&mut outer, "http");
     let report = report_of(outer);
     assert_eq!(report.first_exit().unwrap().name, "db");
-    let error = report.into_result().unwrap_err();
-    assert_eq!(error.downcast_ref::<Failure>(), Some(&Failure(7)));
-
-    let inner = nested.take().unwrap();
+    let inner = report.nested(nested).unwrap();
     let first = inner.first_exit().unwrap();
     assert_eq!(first.name, "migrate");
     // The value itself went up to the outer group.
     assert!(matches!(first.outcome, Outcome::Retained));
+
+    let error = report.into_result().unwrap_err();
+    assert_eq!(error.downcast_ref::<Failure>(), Some(&Failure(7)));
 }
 
 #[test]
@@ -383,7 +380,7 @@ fn t05_inner_panic_is_the_nested_actors_panic() {
         payload_text(payload),
         "nested group 'ingest': actor 'parser' panicked: bad input"
     );
-    let inner = nested.take().unwrap();
+    let inner = report.nested(nested).unwrap();
     let Outcome::Panicked(payload) = &inner.actors()[0].outcome else {
         panic!("{inner}")
     };
@@ -415,7 +412,7 @@ fn t05_outer_escalation_escalates_the_inner_teardown() {
     let report = pending.join();
     assert!(report.actors()[0].escalated, "{report}");
     crate::common::assert_escalated_cleanly(&report);
-    let inner = nested.take().unwrap();
+    let inner = report.nested(nested).unwrap();
     assert!(inner.actors()[0].escalated, "{inner}");
     assert!(matches!(inner.actors()[0].outcome, Outcome::Ok));
 }
@@ -440,14 +437,14 @@ fn t05_inner_abandonment_is_an_outer_error_naming_the_inner_actor() {
     let nested = outer.actor("inner").add_group(inner);
     let report = report_of(outer);
     latch.release();
+    let inner = report.nested(nested).unwrap();
+    assert_eq!(inner.abandoned().collect::<Vec<_>>(), ["stuck"]);
     let error = report.into_result().unwrap_err();
     let error = error.downcast_ref::<Error>().expect("a rungroup error");
     assert!(
         matches!(error, Error::Abandoned { actors, .. } if actors == &["inner/stuck".to_owned()]),
         "{error}"
     );
-    let inner = nested.take().unwrap();
-    assert_eq!(inner.abandoned().collect::<Vec<_>>(), ["stuck"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -503,3 +503,60 @@ fn o01_i13_trigger_time_is_the_first_exits_time() {
         assert_eq!(report.triggered_at(), first.exited_at);
     }
 }
+
+/// Issue 12 (consistent API): every `add*` returns the actor's `ActorId`, whatever its kind, and
+/// the report finds the actor's line by it.
+#[test]
+fn o01_i12_every_add_returns_the_actors_id() {
+    let mut group = rungroup::Group::new();
+    let mut ids = vec![
+        group.add(|| Ok(()), |_| {}),
+        group.add_token(|_| Ok(())),
+        group.add_future(async { Ok(()) }, |_| {}),
+        group.add_future_token(|_| async { Ok(()) }),
+        group.actor("builder").add(|| Ok(()), |_| {}),
+        group.actor("token").add_token(|_| Ok(())),
+        group.actor("future").add_future(async { Ok(()) }, |_| {}),
+        group
+            .actor("future-token")
+            .add_future_token(|_| async { Ok(()) }),
+        group
+            .actor("cancel")
+            .add_future_cancel(std::future::pending()),
+        group
+            .actor("supervised")
+            .supervise(rungroup::Restart::transient(), || (|| Ok(()), |_: &_| {})),
+        group
+            .actor("supervised-token")
+            .supervise_token(rungroup::Restart::transient(), |_| Ok(())),
+        group.actor("nested").add_group(rungroup::Group::new()),
+    ];
+    #[cfg(all(unix, feature = "signal"))]
+    ids.push(group.add_signals(rungroup::SignalSet::terminate()));
+    #[cfg(all(unix, feature = "process"))]
+    ids.push(
+        group
+            .actor("child")
+            .add_child(std::process::Command::new("true")),
+    );
+    let report = crate::common::report_of(group);
+    for (index, id) in ids.iter().enumerate() {
+        assert_eq!(id.index(), index);
+        assert_eq!(report.actor(*id).name, report.actors()[index].name);
+    }
+    assert_eq!(report.actor(ids[4]).name, "builder");
+    assert!(report.nested(ids[11]).is_some(), "{report}");
+    assert!(report.nested(ids[4]).is_none());
+}
+
+/// F05 (issue 12): an `ActorId` of another group is refused by name, not read as another actor.
+#[test]
+#[should_panic(expected = "rungroup: actor #0 looked up in the report of another group")]
+fn f05_i12_an_actor_id_of_another_group_panics() {
+    let mut first = rungroup::Group::new();
+    let id = first.add(|| Ok(()), |_| {});
+    let mut second = rungroup::Group::new();
+    second.add(|| Ok(()), |_| {});
+    let report = crate::common::report_of(second);
+    let _ = report.actor(id);
+}

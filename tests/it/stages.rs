@@ -503,7 +503,7 @@ fn s04_empty_stage_is_passed_through() {
     let stop = group.stop_handle();
     group.clock(clock.clone());
     let log = Log::new();
-    let empty = group.stage("empty").grace(Duration::from_secs(1)).id();
+    group.stage("empty").grace(Duration::from_secs(1)).id();
     let last = group.stage("last").id();
     logged(&mut group, last, "c", &log);
     logged(&mut group, Stage::DEFAULT, "a", &log);
