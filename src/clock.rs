@@ -18,8 +18,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::state::WakePair;
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Mutex};
 
 /// A clock that moves only when told to: deterministic deadlines for tests (feature `test-util`).
 ///
@@ -53,29 +54,6 @@ struct ManualInner {
     /// The waiting callers of the groups that use this clock. Each `run` registers its wake pair
     /// when it starts and removes it before it returns, so this never grows without bound.
     waiters: Mutex<Vec<Arc<WakePair>>>,
-}
-
-/// The mutex and condvar a group's caller parks on; shared with the clock so that advancing the
-/// clock can wake it.
-pub(crate) struct WakePair {
-    pub(crate) lock: Mutex<crate::state::Wake>,
-    pub(crate) cond: Condvar,
-}
-
-impl WakePair {
-    /// Wakes whoever waits on this pair: a parked thread, the timer thread, or the task polling
-    /// the group's future. Takes the guard of `lock`, so that the change being announced was made
-    /// under it or before it (no lost wake-up); the task's waker is called after it is released
-    /// (a waker is executor code).
-    pub(crate) fn wake(&self, mut guard: crate::sync::MutexGuard<'_, crate::state::Wake>) {
-        guard.woken = true;
-        self.cond.notify_all();
-        let waker = guard.waker.take();
-        drop(guard);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
 }
 
 impl ManualClock {

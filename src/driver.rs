@@ -16,20 +16,18 @@
 //! A future actor is dropped (outcome [`Outcome::Cancelled`](crate::Outcome::Cancelled)) when
 //! escalation reaches it, or at its interrupt if it asked for that.
 
+use crate::actor::BoxFuture;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::report::Payload;
-use crate::runner::Core;
+use crate::shared::Core;
 use crate::spawn::{Link, Proxy, Settled};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::unwind;
-
-/// A future actor's body.
-pub(crate) type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<(), E>> + Send + 'static>>;
+use crate::unwind::Payload;
 
 /// The actors to poll next: a list in wake order, and a flag per actor so that each is listed once.
 #[derive(Default)]

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
-use crate::report::Escalation;
+use crate::why::Escalation;
 
 /// A failure of the run itself, as opposed to an actor's error.
 ///

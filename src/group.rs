@@ -1,5 +1,6 @@
 //! The group and its builders: what a caller configures before `run`.
 
+use crate::actor::{ActorId, BoxError, Execute, Force, Interrupt, Policy};
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -7,23 +8,15 @@ use std::time::Duration;
 #[cfg(feature = "test-util")]
 use crate::clock::ManualClock;
 use crate::clock::{Clock, Timer};
-use crate::error::Error;
 use crate::observe::{Event, Observer};
 use crate::ready::{self, Readiness, ReadyHandle};
-use crate::report::{Cause, Report};
 use crate::spawn::Executor;
 use crate::state::Control;
 use crate::stop::StopHandle;
 use crate::supervise::{Restart, Supervisor};
 use crate::sync::{Arc, Frozen};
 use crate::token::StopToken;
-
-/// The default error type of a group's actors: any error that can cross threads.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-pub(crate) type Execute<E> = Box<dyn FnOnce() -> Result<(), E> + Send + 'static>;
-pub(crate) type Interrupt<E> = Box<dyn FnOnce(&Cause<E>) + Send + 'static>;
-pub(crate) type Force = Box<dyn FnOnce() + Send + 'static>;
+use crate::why::Cause;
 
 /// What an actor's thread runs: one execute, or a supervisor's incarnations (issue 13).
 pub(crate) enum Body<E> {
@@ -32,32 +25,9 @@ pub(crate) enum Body<E> {
     /// A future actor (issue 12), polled by the group's driver. `cancel`: dropped at its
     /// interrupt (its interrupt in the spec is then a placeholder the runner replaces).
     Future {
-        future: crate::driver::BoxFuture<E>,
+        future: crate::actor::BoxFuture<E>,
         cancel: bool,
     },
-}
-
-/// When an actor's exit triggers teardown (rule S07).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Policy {
-    /// Any exit, `Ok`, `Err` or panic, triggers teardown. The default, and `oklog/run`'s only
-    /// behaviour.
-    #[default]
-    Critical,
-    /// Only an `Err` or a panic triggers teardown; a clean `Ok` exit is recorded and the group runs
-    /// on. For sidecars and one-shot init work. If every actor is `OnError` and all return `Ok`,
-    /// the group ends when the last one returns (cause [`Cause::AllExited`]).
-    OnError,
-}
-
-impl Policy {
-    /// `critical` or `on-error`, as the report prints it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Policy::Critical => "critical",
-            Policy::OnError => "on-error",
-        }
-    }
 }
 
 /// A shutdown stage of a group, made by [`Group::stage`] (rule S01).
@@ -85,32 +55,6 @@ impl Stage {
 impl fmt::Debug for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Stage").field(&self.index).finish()
-    }
-}
-
-/// One actor of a group: what every `add*` returns, whatever the kind of actor. Look it up in the
-/// run's report with [`Report::actor`] (and a nested group's report with [`Report::nested`]).
-///
-/// An id belongs to the group that made it: looking it up in another group's report panics
-/// (F05), as for a [`Stage`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActorId {
-    /// Its position in registration order.
-    pub(crate) index: usize,
-    /// The group that made it (see [`Stage`]).
-    pub(crate) group: usize,
-}
-
-impl ActorId {
-    /// Its position in registration order: its index in [`Report::actors`].
-    pub fn index(self) -> usize {
-        self.index
-    }
-}
-
-impl fmt::Debug for ActorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ActorId").field(&self.index).finish()
     }
 }
 
@@ -235,7 +179,7 @@ pub struct Group<E = BoxError> {
     /// Where [`ActorBuilder::spawned`] actors run.
     pub(crate) executor: Option<std::sync::Arc<dyn Executor>>,
     /// Where nested groups (T05) leave their reports, by the index of their actor.
-    pub(crate) nested: Vec<(usize, crate::nest::Slot<E>)>,
+    pub(crate) nested: Vec<(usize, crate::report::NestedSlot<E>)>,
     #[cfg(all(unix, feature = "systemd"))]
     pub(crate) systemd: bool,
 }
@@ -607,7 +551,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// take traffic. A group with no handle is ready once every actor was started.
     ///
     /// Readiness shows in events ([`Event::Ready`], [`Event::NotReady`]), in the report
-    /// ([`Report::ready_at`], [`Report::never_ready`]), to a [`Readiness`] watcher, and to
+    /// ([`Report::ready_at`](crate::Report::ready_at), [`Report::never_ready`](crate::Report::never_ready)), to a [`Readiness`] watcher, and to
     /// systemd (`READY=1`) with the `systemd` feature.
     pub fn ready_handle(&mut self, name: impl Into<String>) -> ReadyHandle {
         ready::Shared::declare(&self.readiness, name.into())
@@ -626,7 +570,7 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// The delay counts against the [budget](Group::budget), and is cut short by a second stop
     /// request (which then escalates, as it does anywhere in teardown). It is skipped when
     /// nothing is serving: a failed start, or every actor already gone. The report records how
-    /// long it lasted ([`Report::lame_duck`]). See [the Kubernetes recipe] for fitting it, with the
+    /// long it lasted ([`Report::lame_duck`](crate::Report::lame_duck)). See [the Kubernetes recipe] for fitting it, with the
     /// budget, under Kubernetes' `terminationGracePeriodSeconds`.
     ///
     /// [the Kubernetes recipe]: https://github.com/rungroup/rungroup/blob/main/docs/recipes.md#under-kubernetes-readiness-probe-and-lame-duck
@@ -678,73 +622,6 @@ impl<E: Send + Sync + 'static> Group<E> {
     /// Whether the group has no actors.
     pub fn is_empty(&self) -> bool {
         self.actors.is_empty()
-    }
-
-    /// Runs every actor until the first exit, tears the group down, and returns the first exit's
-    /// result unchanged (rules R02–R09).
-    ///
-    /// - A panic in an execute or interrupt is resumed here after teardown (F01, F02).
-    /// - A spawn failure (F03) or abandonment (S06) is returned as `Err(E::from(Error))`.
-    /// - A stop request or signal, with a clean teardown, returns `Ok(())`.
-    ///
-    /// Use [`run_with_report`](Group::run_with_report) for the full account.
-    pub fn run(self) -> Result<(), E>
-    where
-        E: From<Error>,
-    {
-        self.run_with_report().into_result()
-    }
-
-    /// Runs the group like [`run`](Group::run) and returns the full [`Report`] instead: no panic
-    /// is resumed, no result is lost.
-    pub fn run_with_report(self) -> Report<E> {
-        crate::runner::run(self)
-    }
-
-    /// Runs the group as a future, on any executor (tokio, smol, async-std,
-    /// `futures::executor::block_on`): as [`run`](Group::run), with its future actors polled
-    /// inside this future, in the executor's context (so a tokio actor finds its runtime).
-    /// Thread actors still run on threads of their own.
-    ///
-    /// With a real clock and a deadline to wait for, a timer thread is started (once per run) to
-    /// wake the task at the deadline; it never runs user code.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # if rungroup::doctest_skip() { return; }
-    /// # struct Unpark(std::thread::Thread);
-    /// # impl std::task::Wake for Unpark {
-    /// #     fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-    /// # }
-    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut future = std::pin::pin!(future);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-    /// #             return value;
-    /// #         }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
-    /// let mut group = rungroup::Group::new();
-    /// group.add_future_token(|token| async move { token.stopped().await; Ok(()) });
-    /// group.add_future(async { Err("job failed".into()) }, |_| {});
-    /// let result = block_on(group.run_async());
-    /// assert_eq!(result.unwrap_err().to_string(), "job failed");
-    /// ```
-    pub fn run_async(self) -> impl Future<Output = Result<(), E>> + Send + 'static
-    where
-        E: From<Error>,
-    {
-        let report = self.run_async_with_report();
-        async move { report.await.into_result() }
-    }
-
-    /// [`run_async`](Group::run_async), returning the full [`Report`].
-    pub fn run_async_with_report(self) -> impl Future<Output = Report<E>> + Send + 'static {
-        crate::runner::run_async(self, false)
     }
 }
 
@@ -814,7 +691,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     /// task to drop the future and waits for it to have done so. For CPU-heavy or many busy
     /// actors on a multi-threaded runtime.
     ///
-    /// `run` refuses the actor (with [`Error::Spawn`], naming it, nothing started) if the group
+    /// `run` refuses the actor (with [`Error::Spawn`](crate::Error::Spawn), naming it, nothing started) if the group
     /// has no executor, or if the actor is not a future actor.
     pub fn spawned(mut self) -> Self {
         self.spawned = true;

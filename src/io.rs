@@ -441,9 +441,10 @@ mod child {
     use rustix::io::Errno;
     use rustix::process::{Pid, Signal, kill_process};
 
-    use crate::group::{ActorBuilder, ActorId};
-    use crate::report::Cause;
+    use crate::actor::ActorId;
+    use crate::group::ActorBuilder;
     use crate::sync::{Arc, Mutex};
+    use crate::why::Cause;
 
     /// Where a child actor is, as its execute, interrupt and force hook share it.
     #[derive(Debug)]

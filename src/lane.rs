@@ -34,13 +34,14 @@
 use std::collections::VecDeque;
 use std::io;
 
-use crate::group::{Force, Interrupt};
-use crate::observe::Note;
-use crate::report::{Cause, Payload};
-use crate::runner::Core;
+use crate::actor::{Force, Interrupt};
+use crate::note::Note;
+use crate::shared::Core;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::unwind;
+use crate::unwind::Payload;
+use crate::why::Cause;
 
 /// A hook to call on a lane.
 pub(crate) enum Job<E> {

@@ -146,6 +146,8 @@
 // docs.rs (`--cfg docsrs`, nightly): a badge on each item that needs a feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod actor;
+mod body;
 mod clock;
 mod driver;
 mod error;
@@ -153,11 +155,13 @@ mod group;
 pub mod io;
 mod lane;
 mod nest;
+mod note;
 mod observe;
 mod plan;
 mod ready;
 mod report;
 mod runner;
+mod shared;
 #[cfg(all(unix, feature = "signal"))]
 mod signal;
 mod spawn;
@@ -169,29 +173,30 @@ mod sync;
 mod systemd;
 mod token;
 mod unwind;
+mod why;
 
+pub use actor::{ActorId, BoxError, Policy};
 #[cfg(feature = "test-util")]
 pub use clock::ManualClock;
 pub use clock::Timer;
 #[cfg(feature = "tokio")]
 pub use clock::TokioTimer;
 pub use error::Error;
-pub use group::{
-    ActorBuilder, ActorId, BoxError, DEFAULT_KILL_GRACE, Group, Policy, Stage, StageBuilder,
-};
+pub use group::{ActorBuilder, DEFAULT_KILL_GRACE, Group, Stage, StageBuilder};
 pub use observe::Event;
 pub use ready::{Readiness, ReadyHandle};
-pub use report::{
-    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, StageReport, Trigger,
-};
+pub use report::Incarnation;
+pub use report::{ActorReport, HookOutcome, Outcome, Report, StageReport};
 #[cfg(all(unix, feature = "signal"))]
 pub use signal::{SignalError, SignalSet};
 pub use spawn::Executor;
 #[cfg(feature = "tokio")]
 pub use spawn::TokioExecutor;
 pub use stop::{StopHandle, StopOutcome};
-pub use supervise::{Incarnation, Restart};
+pub use supervise::Restart;
 pub use token::{StopToken, Stopped};
+pub use unwind::Payload;
+pub use why::{Cause, Escalation, Trigger};
 
 /// Whether this is the loom or shuttle build of the crate (`RUSTFLAGS="--cfg loom"` or
 /// `"--cfg shuttle"`), in which the crate's primitives are the model checker's and panic outside a

@@ -23,14 +23,13 @@
 
 use std::io;
 
+use crate::actor::ActorId;
 use crate::error::Error;
-use crate::group::{ActorBuilder, ActorId, Group};
-use crate::report::{Cause, HookOutcome, Outcome, Report, Trigger, panic_message};
+use crate::group::{ActorBuilder, Group};
+use crate::report::{HookOutcome, NestedSlot, Outcome, Report};
 use crate::sync::{Arc, Mutex};
-
-/// Where a nested actor leaves its inner group's report, for the outer run's
-/// [`Report::nested`].
-pub(crate) type Slot<E> = Arc<Mutex<Option<Report<E>>>>;
+use crate::unwind::panic_message;
+use crate::why::{Cause, Trigger};
 
 /// What the nested actor hands to the outer group once the inner run is over.
 enum Forward<E> {
@@ -82,7 +81,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     where
         E: From<Error>,
     {
-        let slot: Slot<E> = Arc::new(Mutex::new(None));
+        let slot: NestedSlot<E> = Arc::new(Mutex::new(None));
         // The index the actor is about to get: the outer run takes the report from here.
         let index = self.group.actors.len();
         self.group.nested.push((index, Arc::clone(&slot)));

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+pub(crate) use crate::note::Note;
 use crate::report::Rounded;
 use crate::state::Control;
 use crate::sync::thread::{self, JoinHandle};
@@ -196,60 +197,6 @@ impl fmt::Display for Event<'_> {
             ),
         }
     }
-}
-
-/// An event as the group records it: owned, naming actors and stages by index, so that it can
-/// wait in the observer's queue. [`Note::event`] lends it out as an [`Event`].
-#[derive(Debug)]
-pub(crate) enum Note {
-    Triggered {
-        cause: String,
-    },
-    StageBegun {
-        index: usize,
-    },
-    Interrupting {
-        actor: usize,
-    },
-    HookReturned {
-        actor: usize,
-        hook: &'static str,
-        panicked: bool,
-    },
-    ActorExited {
-        actor: usize,
-        outcome: &'static str,
-        error: Option<String>,
-        first: bool,
-    },
-    StageEnded {
-        index: usize,
-        elapsed: Duration,
-        expired: bool,
-    },
-    Escalated {
-        actor: usize,
-    },
-    Abandoned {
-        actor: usize,
-    },
-    Stalled {
-        actor: usize,
-        took: Duration,
-    },
-    Ready,
-    NotReady {
-        reason: String,
-    },
-    LameDuck {
-        delay: Duration,
-    },
-    Restarting {
-        actor: usize,
-        incarnation: usize,
-        outcome: &'static str,
-        backoff: Duration,
-    },
 }
 
 impl Note {
@@ -654,9 +601,11 @@ impl StageSpan {
         self.span.enter()
     }
 
-    /// Without the `tracing` feature: nothing.
+    /// Without the `tracing` feature: a guard of nothing.
     #[cfg(not(feature = "tracing"))]
-    pub(crate) fn enter(&self) {}
+    pub(crate) fn enter(&self) -> SpanGuard {
+        SpanGuard {}
+    }
 
     /// `future`, inside the span whenever it is polled.
     #[cfg(feature = "tracing")]

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use crate::report::Escalation;
+use crate::why::Escalation;
 
 /// What a wait waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,7 +321,7 @@ impl Plan {
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
-    use crate::report::Trigger;
+    use crate::why::Trigger;
     use proptest::prelude::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;

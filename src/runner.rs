@@ -43,147 +43,28 @@ use std::time::Duration;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+use crate::actor::{Force, Interrupt, Policy};
+use crate::body::{SpawnError, check_map_limit, spawn_actor};
 use crate::clock::RunClock;
 use crate::driver::{Driver, Ended, ReadySet};
 use crate::error::Error;
-use crate::group::{ActorSpec, Body, DEFAULT_KILL_GRACE, Force, Group, Interrupt, Policy};
+use crate::group::{ActorSpec, Body, DEFAULT_KILL_GRACE, Group};
 use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
+use crate::note::Note;
+use crate::observe::Herald;
 use crate::observe::StageSpan;
-use crate::observe::{Herald, Note};
 use crate::plan::{Action, Event, Plan, Until};
 use crate::ready;
-use crate::report::{
-    ActorReport, Cause, Escalation, HookOutcome, Outcome, Payload, Report, ServiceReport,
-    StageReport, Trigger, error_text, panic_message,
-};
+use crate::report::{ActorReport, HookOutcome, Outcome, Report, ServiceReport, StageReport};
+use crate::shared::{Core, Exit, publish_exit};
 use crate::spawn;
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::supervise::Shared;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Frozen, Mutex};
 use crate::unwind;
-
-/// What a finished execute left behind: its result (or panic) and when it ended.
-struct Exit<E> {
-    result: Result<Result<(), E>, Payload>,
-    at: Duration,
-    /// A future actor dropped before it completed (`result` is then `Ok(Ok(()))`).
-    cancelled: bool,
-}
-
-/// What the runner, the actor threads and the lanes share.
-pub(crate) struct Core<E> {
-    pub(crate) control: Arc<Control>,
-    live: Live,
-    /// One slot per actor, written once by that actor's thread (its only lock).
-    slots: Box<[Mutex<Option<Exit<E>>>]>,
-    names: Frozen<[String]>,
-    pub(crate) clock: RunClock,
-    herald: Herald,
-    /// The hook lane the first exit's thread serves once its execute has returned.
-    first_lane: Arc<Lane<E>>,
-}
-
-impl<E> Core<E> {
-    pub(crate) fn emit(&self, note: Note) {
-        self.herald.emit(note);
-    }
-
-    /// Wakes the runner.
-    pub(crate) fn notify(&self) {
-        self.control.notify();
-    }
-
-    fn has_exited(&self, actor: usize) -> bool {
-        self.slots[actor].lock().is_some()
-    }
-}
-
-/// Leaves the actor's stage when dropped, so that even a panic in the bookkeeping after the
-/// execute cannot leave the caller waiting forever.
-struct LeaveGuard<'a, E> {
-    core: &'a Core<E>,
-    stage: usize,
-}
-
-impl<E> Drop for LeaveGuard<'_, E> {
-    fn drop(&mut self) {
-        if self.core.live.leave(self.stage) {
-            self.core.control.notify();
-        }
-    }
-}
-
-/// The body of every actor thread.
-fn actor_main<E: 'static>(
-    core: Arc<Core<E>>,
-    index: usize,
-    stage: usize,
-    policy: Policy,
-    execute: Body<E>,
-) {
-    let span = core.herald.actor_span(index, stage);
-    let guard = LeaveGuard { core: &core, stage };
-    // The execute and everything it captured are consumed (dropped) inside this call, panicking
-    // or not, so they are gone before the stage counter says so (R11). A supervised actor's
-    // incarnations too: its exit is the last one's.
-    let result = match execute {
-        Body::Once(execute) => unwind::catch(execute),
-        Body::Supervised(supervisor) => supervisor.run(&core, index),
-        Body::Future { .. } => unreachable!("future actors are polled by the driver"),
-    };
-    let first = publish_exit(&core, index, policy, result, false);
-    drop(guard);
-    drop(span);
-    if first {
-        // This thread is free, and teardown needs one for the interrupts: it becomes the hook
-        // lane, until the runner closes it.
-        lane::serve(&core, &core.first_lane);
-    }
-}
-
-/// Records an actor's exit, thread or future: its slot, the race for the first exit (unless it
-/// was cancelled: that only ever happens once teardown is under way), and the event. Returns
-/// whether it was the first exit. The caller then leaves the actor's stage.
-fn publish_exit<E: 'static>(
-    core: &Core<E>,
-    index: usize,
-    policy: Policy,
-    result: Result<Result<(), E>, Payload>,
-    cancelled: bool,
-) -> bool {
-    let at = core.clock.now();
-    let label = match &result {
-        _ if cancelled => "cancelled",
-        Ok(Ok(())) => "ok",
-        Ok(Err(_)) => "error",
-        Err(_) => "panicked",
-    };
-    // A cancelled actor never triggers (teardown is under way), nor an on-error actor's `Ok`.
-    let quiet = cancelled || (policy == Policy::OnError && label == "ok");
-    let triggers = !quiet;
-    // The error's text for the event, only when someone listens (a formatting allocation).
-    let error = match &result {
-        _ if !core.herald.observed() => None,
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => error_text(error),
-        Err(payload) => Some(panic_message(payload.as_ref())),
-    };
-    // Publish the outcome first: the runner reads the winner's slot after seeing the win.
-    *core.slots[index].lock() = Some(Exit {
-        result,
-        at,
-        cancelled,
-    });
-    let first = triggers && core.control.try_win(index);
-    core.emit(Note::ActorExited {
-        actor: index,
-        outcome: label,
-        error,
-        first,
-    });
-    first
-}
+use crate::unwind::{Payload, panic_message};
+use crate::why::{Cause, Escalation, Trigger};
 
 /// Settles a future actor that ended: its exit, as for a thread actor, then its stage.
 fn settle<E: 'static>(core: &Core<E>, entry: &mut Entry<E>, actor: usize, ended: Ended<E>) {
@@ -320,8 +201,10 @@ struct Runner<E> {
     timer_thread: Option<JoinHandle<()>>,
     /// The user's timer's sleep until the deadline of the current wait (async run).
     sleep: Option<(Duration, Sleep)>,
+    /// The hook lane the first exit's thread serves once its execute has returned.
+    first_lane: Arc<Lane<E>>,
     /// Where nested groups leave their reports.
-    nested: Vec<(usize, crate::nest::Slot<E>)>,
+    nested: Vec<(usize, crate::report::NestedSlot<E>)>,
     /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
     /// whole group (docs/async.md); it is reported.
     slowest_poll: Option<(usize, Duration)>,
@@ -352,9 +235,76 @@ impl<E: Send + Sync> ready::Sink for ReadySink<E> {
 /// queued (when there is one: with a grace or a budget). Only a stuck observer ever costs it.
 const OBSERVER_GRACE: Duration = Duration::from_secs(1);
 
-/// Starting more threads than this at once makes the runner check the process's memory-map limit
-/// first (see [`check_map_limit`]).
-const MAP_CHECK_FROM: usize = 512;
+/// Running a group: its `run` methods live here, with the runner, so that the group (its
+/// configuration) does not depend on the runner.
+impl<E: Send + Sync + 'static> Group<E> {
+    /// Runs every actor until the first exit, tears the group down, and returns the first exit's
+    /// result unchanged (rules R02–R09).
+    ///
+    /// - A panic in an execute or interrupt is resumed here after teardown (F01, F02).
+    /// - A spawn failure (F03) or abandonment (S06) is returned as `Err(E::from(Error))`.
+    /// - A stop request or signal, with a clean teardown, returns `Ok(())`.
+    ///
+    /// Use [`run_with_report`](Group::run_with_report) for the full account.
+    pub fn run(self) -> Result<(), E>
+    where
+        E: From<Error>,
+    {
+        self.run_with_report().into_result()
+    }
+
+    /// Runs the group like [`run`](Group::run) and returns the full [`Report`] instead: no panic
+    /// is resumed, no result is lost.
+    pub fn run_with_report(self) -> Report<E> {
+        run(self)
+    }
+
+    /// Runs the group as a future, on any executor (tokio, smol, async-std,
+    /// `futures::executor::block_on`): as [`run`](Group::run), with its future actors polled
+    /// inside this future, in the executor's context (so a tokio actor finds its runtime).
+    /// Thread actors still run on threads of their own.
+    ///
+    /// With a real clock and a deadline to wait for, a timer thread is started (once per run) to
+    /// wake the task at the deadline; it never runs user code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if rungroup::doctest_skip() { return; }
+    /// # struct Unpark(std::thread::Thread);
+    /// # impl std::task::Wake for Unpark {
+    /// #     fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// # }
+    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut future = std::pin::pin!(future);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+    /// #             return value;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// let mut group = rungroup::Group::new();
+    /// group.add_future_token(|token| async move { token.stopped().await; Ok(()) });
+    /// group.add_future(async { Err("job failed".into()) }, |_| {});
+    /// let result = block_on(group.run_async());
+    /// assert_eq!(result.unwrap_err().to_string(), "job failed");
+    /// ```
+    pub fn run_async(self) -> impl Future<Output = Result<(), E>> + Send + 'static
+    where
+        E: From<Error>,
+    {
+        let report = self.run_async_with_report();
+        async move { report.await.into_result() }
+    }
+
+    /// [`run_async`](Group::run_async), returning the full [`Report`].
+    pub fn run_async_with_report(self) -> impl Future<Output = Report<E>> + Send + 'static {
+        run_async(self, false)
+    }
+}
 
 /// `Group::run`: the run's future, driven on the caller's thread, which parks between passes.
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
@@ -540,7 +490,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         names,
         clock,
         herald,
-        first_lane: Lane::new(Vec::new()),
     });
 
     let mut runner = Runner {
@@ -573,6 +522,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         sleep: None,
         slowest_poll: None,
         nested,
+        first_lane: Lane::new(Vec::new()),
     };
 
     let mut spawn_error = None;
@@ -639,7 +589,15 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
                 entry.supervisor = Some(supervisor.shared());
             }
             let stack = own_stack.or(stack_size);
-            match spawn_actor(&runner.core, index, stage, policy, stack, execute) {
+            match spawn_actor(
+                &runner.core,
+                &runner.first_lane,
+                index,
+                stage,
+                policy,
+                stack,
+                execute,
+            ) {
                 Ok(handle) => {
                     entry.started = true;
                     entry.thread = Some(handle);
@@ -727,57 +685,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     report
 }
 
-/// Why the start failed.
-enum SpawnError {
-    /// The actor at this index could not be started.
-    Actor(usize, io::Error),
-}
-
-/// Spawns one actor's thread. A failed spawn drops the execute (std does, inside `spawn`); a
-/// panic in that drop, or in `spawn` itself, is caught and returned with the error.
-fn spawn_actor<E: Send + Sync + 'static>(
-    core: &Arc<Core<E>>,
-    index: usize,
-    stage: usize,
-    policy: Policy,
-    stack: Option<usize>,
-    execute: Body<E>,
-) -> Result<JoinHandle<()>, (io::Error, Option<Payload>)> {
-    let name = &core.names[index];
-    if name.contains('\0') {
-        // std's `Builder::name` would panic on it; the actor never starts, and the error says why.
-        let error = io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the actor's name contains a NUL byte, which no thread name can",
-        );
-        return Err((error, unwind::drop_caught(execute)));
-    }
-    if let Body::Supervised(supervisor) = &execute {
-        if let Err(problem) = supervisor.restart.check() {
-            let error = io::Error::new(io::ErrorKind::InvalidInput, problem);
-            return Err((error, unwind::drop_caught(execute)));
-        }
-    }
-    let mut builder = thread::Builder::new().name(name.clone());
-    if let Some(bytes) = stack {
-        builder = builder.stack_size(bytes);
-    }
-    let actor_core = Arc::clone(core);
-    match unwind::catch(move || {
-        builder.spawn(move || actor_main(actor_core, index, stage, policy, execute))
-    }) {
-        Ok(Ok(handle)) => Ok(handle),
-        Ok(Err(error)) => Err((error, None)),
-        Err(payload) => {
-            let error = io::Error::other(format!(
-                "spawning the thread panicked: {}",
-                panic_message(payload.as_ref())
-            ));
-            Err((error, Some(payload)))
-        }
-    }
-}
-
 /// A report for a run refused before any actor started: every actor `NotStarted`, its closures
 /// dropped (their drop panics kept), nothing called.
 fn refuse<E>(
@@ -824,50 +731,6 @@ fn refuse<E>(
         identity: control.identity(),
         nested: Vec::new(),
     }
-}
-
-/// Refuses to start `threads` more threads when that would pass the process's memory-map limit
-/// (Linux's `vm.max_map_count`): std's thread start-up aborts the whole process when a mapping
-/// fails there (rust-lang/rust#117638), so the group must fail before. Each thread costs
-/// [`MAPS_PER_THREAD`] mappings. Returns the index of the first thread that would not fit.
-fn check_map_limit(threads: usize) -> Result<(), (usize, io::Error)> {
-    if threads < MAP_CHECK_FROM || !cfg!(target_os = "linux") || cfg!(any(loom, shuttle)) {
-        return Ok(());
-    }
-    let Some((used, limit)) = map_usage() else {
-        return Ok(());
-    };
-    maps_fit(threads, used, limit)
-}
-
-/// Mappings one thread adds: its stack and guard page, and its signal stack and guard page
-/// (measured: `docs/performance.md`).
-const MAPS_PER_THREAD: usize = 4;
-/// Mappings kept free for what the process does besides (lanes, allocations, libraries).
-const MAP_HEADROOM: usize = 1024;
-
-fn maps_fit(threads: usize, used: usize, limit: usize) -> Result<(), (usize, io::Error)> {
-    let free = limit.saturating_sub(used).saturating_sub(MAP_HEADROOM);
-    let fit = free / MAPS_PER_THREAD;
-    if threads <= fit {
-        return Ok(());
-    }
-    let error = io::Error::new(
-        io::ErrorKind::OutOfMemory,
-        format!(
-            "starting {threads} threads would pass the memory-map limit (vm.max_map_count = \
-             {limit}, {used} maps in use, {MAPS_PER_THREAD} per thread): only {fit} fit"
-        ),
-    );
-    Err((fit, error))
-}
-
-/// The process's mappings in use and its limit, where `/proc` says.
-fn map_usage() -> Option<(usize, usize)> {
-    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
-    let maps = std::fs::read("/proc/self/maps").ok()?;
-    let used = maps.iter().filter(|&&byte| byte == b'\n').count();
-    Some((used, limit.trim().parse().ok()?))
 }
 
 /// The first exit's record, kept aside while its result travels inside the cause.
@@ -1101,7 +964,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// teardown was requested from outside, a new one. Without one, interrupts go to
     /// [`spawn_lane`](Self::spawn_lane) as they come, which says what happens then.
     fn host_first_lane(&mut self, winner: Option<usize>) {
-        let lane = Arc::clone(&self.core.first_lane);
+        let lane = Arc::clone(&self.first_lane);
         let thread = match winner {
             Some(winner) if !self.driver.is_future(winner) => None,
             // A future actor's exit, or a request from outside, leaves no thread free: one is
@@ -1117,7 +980,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
             },
         };
-        let lane = Arc::clone(&self.core.first_lane);
+        let lane = Arc::clone(&self.first_lane);
         self.hook_lane = Some(Arc::clone(&lane));
         self.lanes.push(LaneThread { lane, thread });
     }
@@ -1656,24 +1519,5 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
             }
         }
-    }
-}
-
-#[cfg(all(test, not(any(loom, shuttle))))]
-mod tests {
-    use super::*;
-
-    /// The map check lets through what fits and names the first thread that does not.
-    #[test]
-    fn maps_fit_names_the_first_thread_past_the_limit() {
-        assert!(maps_fit(100, 1000, 65530).is_ok());
-        let (first, error) = maps_fit(20_000, 1000, 65530).unwrap_err();
-        assert_eq!(first, (65530 - 1000 - MAP_HEADROOM) / MAPS_PER_THREAD);
-        assert!(
-            error.to_string().contains("vm.max_map_count = 65530"),
-            "{error}"
-        );
-        // A process already past its limit fits nothing.
-        assert_eq!(maps_fit(1, 70_000, 65530).unwrap_err().0, 0);
     }
 }

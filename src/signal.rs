@@ -78,10 +78,11 @@ use signal_hook::flag;
 use signal_hook::iterator::{Handle, Signals};
 use signal_hook::low_level::{self, emulate_default_handler, signal_name};
 
-use crate::group::{ActorBuilder, ActorId, Group};
-use crate::report::{Cause, Trigger};
+use crate::actor::ActorId;
+use crate::group::{ActorBuilder, Group};
 use crate::sync::process::{self, AtomicBool, Ordering, PoisonError};
 use crate::sync::{Arc, Frozen, Mutex};
+use crate::why::{Cause, Trigger};
 
 /// The largest signal number `signal-hook` can register, plus one.
 const SIGNAL_LIMIT: i32 = 128;

@@ -15,10 +15,10 @@ use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 
-use crate::driver::BoxFuture;
-use crate::report::Payload;
+use crate::actor::BoxFuture;
 use crate::sync::Mutex;
 use crate::unwind;
+use crate::unwind::Payload;
 
 /// Spawns the group's [`spawned`](crate::ActorBuilder::spawned) future actors on an executor of
 /// the user's choice, for parallelism: hyper's one-method shape.

@@ -66,10 +66,9 @@
 //! No lock is taken on an actor's path while it runs; at its exit it takes its own slot's lock
 //! (uncontended) and, at most twice, the wake lock (only when it wins or empties its stage).
 
-use crate::clock::WakePair;
-use crate::report::Trigger;
 use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::why::Trigger;
 
 /// Mask of the phase bits.
 const PHASE_MASK: usize = 0b11;
@@ -107,6 +106,29 @@ pub(crate) struct Wake {
     pub(crate) until: Option<std::time::Instant>,
     /// Tells the timer thread of an async run to end.
     pub(crate) timer_closed: bool,
+}
+
+/// The mutex and condvar a group's caller parks on; shared with the clock so that advancing the
+/// clock can wake it.
+pub(crate) struct WakePair {
+    pub(crate) lock: Mutex<Wake>,
+    pub(crate) cond: Condvar,
+}
+
+impl WakePair {
+    /// Wakes whoever waits on this pair: a parked thread, the timer thread, or the task polling
+    /// the group's future. Takes the guard of `lock`, so that the change being announced was made
+    /// under it or before it (no lost wake-up); the task's waker is called after it is released
+    /// (a waker is executor code).
+    pub(crate) fn wake(&self, mut guard: MutexGuard<'_, Wake>) {
+        guard.woken = true;
+        self.cond.notify_all();
+        let waker = guard.waker.take();
+        drop(guard);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 /// What a request to stop achieved.

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::report::Trigger;
 use crate::state::{Control, Requested};
 use crate::sync::Arc;
+use crate::why::Trigger;
 
 /// What a stop request did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

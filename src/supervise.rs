@@ -47,15 +47,17 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-use crate::clock::WakePair;
-use crate::group::{Execute, Interrupt};
-use crate::observe::Note;
-use crate::report::{Cause, Outcome, Payload};
-use crate::runner::Core;
+use crate::actor::{Execute, Interrupt};
+use crate::note::Note;
+use crate::report::{Incarnation, Outcome};
+use crate::shared::Core;
+use crate::state::WakePair;
 use crate::state::{RUNNING, Wake, phase};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::token::StopToken;
 use crate::unwind;
+use crate::unwind::Payload;
+use crate::why::Cause;
 
 /// The backoff before the first restart, unless [`Restart::backoff`] says otherwise.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(100);
@@ -228,19 +230,6 @@ impl fmt::Display for Restart {
             self.initial, self.max, self.max_restarts, self.within
         )
     }
-}
-
-/// One incarnation of a supervised actor that ended and was restarted: in
-/// [`ActorReport::restarts`](crate::ActorReport::restarts).
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Incarnation<E> {
-    /// How it ended: [`Outcome::Ok`], [`Outcome::Err`] or [`Outcome::Panicked`] (a panic of the
-    /// factory that was to build it counts as its panic).
-    pub outcome: Outcome<E>,
-    /// When it ended, on the same clock as
-    /// [`ActorReport::exited_at`](crate::ActorReport::exited_at).
-    pub ended_at: Duration,
 }
 
 /// How an incarnation ended, and when.

@@ -5,9 +5,11 @@
 //! only through these two functions, so a panic in either is caught where it happens and recorded,
 //! and can never skip the group's own bookkeeping or cost the report.
 
+use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::report::Payload;
+/// A panic's payload, as [`std::thread::Result`] carries it.
+pub type Payload = Box<dyn Any + Send + 'static>;
 
 /// Calls `f`, returning its panic's payload instead of unwinding.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
@@ -27,5 +29,16 @@ pub(crate) fn drop_caught<T>(value: T) -> Option<Payload> {
 pub(crate) fn drop_quietly<T>(value: T) {
     if let Some(payload) = drop_caught(value) {
         std::mem::forget(payload);
+    }
+}
+
+/// The text of a panic payload when it is a string, as std's panic hook prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
     }
 }

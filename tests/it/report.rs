@@ -509,6 +509,7 @@ fn o01_i13_trigger_time_is_the_first_exits_time() {
 #[test]
 fn o01_i12_every_add_returns_the_actors_id() {
     let mut group = rungroup::Group::new();
+    #[allow(unused_mut)] // pushed to only with the signal and process features
     let mut ids = vec![
         group.add(|| Ok(()), |_| {}),
         group.add_token(|_| Ok(())),

@@ -1,0 +1,91 @@
+//! What the runner, the actor threads, the driver and the hook lanes share while a group runs:
+//! the state word and wake pair, the per-stage counters, one exit slot per actor, the names, the
+//! clock and the herald of events; and how an actor's exit is recorded there, whatever its kind.
+
+use std::time::Duration;
+
+use crate::actor::Policy;
+use crate::clock::RunClock;
+use crate::note::Note;
+use crate::observe::Herald;
+use crate::report::error_text;
+use crate::state::{Control, Live};
+use crate::sync::{Arc, Frozen, Mutex};
+use crate::unwind::{Payload, panic_message};
+
+/// What a finished execute left behind: its result (or panic) and when it ended.
+pub(crate) struct Exit<E> {
+    pub(crate) result: Result<Result<(), E>, Payload>,
+    pub(crate) at: Duration,
+    /// A future actor dropped before it completed (`result` is then `Ok(Ok(()))`).
+    pub(crate) cancelled: bool,
+}
+
+/// What the runner, the actor threads and the lanes share.
+pub(crate) struct Core<E> {
+    pub(crate) control: Arc<Control>,
+    pub(crate) live: Live,
+    /// One slot per actor, written once by that actor's thread (its only lock).
+    pub(crate) slots: Box<[Mutex<Option<Exit<E>>>]>,
+    pub(crate) names: Frozen<[String]>,
+    pub(crate) clock: RunClock,
+    pub(crate) herald: Herald,
+}
+
+impl<E> Core<E> {
+    pub(crate) fn emit(&self, note: Note) {
+        self.herald.emit(note);
+    }
+
+    /// Wakes the runner.
+    pub(crate) fn notify(&self) {
+        self.control.notify();
+    }
+
+    pub(crate) fn has_exited(&self, actor: usize) -> bool {
+        self.slots[actor].lock().is_some()
+    }
+}
+
+/// Records an actor's exit, thread or future: its slot, the race for the first exit (unless it
+/// was cancelled: that only ever happens once teardown is under way), and the event. Returns
+/// whether it was the first exit. The caller then leaves the actor's stage.
+pub(crate) fn publish_exit<E: 'static>(
+    core: &Core<E>,
+    index: usize,
+    policy: Policy,
+    result: Result<Result<(), E>, Payload>,
+    cancelled: bool,
+) -> bool {
+    let at = core.clock.now();
+    let label = match &result {
+        _ if cancelled => "cancelled",
+        Ok(Ok(())) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "panicked",
+    };
+    // A cancelled actor never triggers (teardown is under way), nor an on-error actor's `Ok`.
+    let quiet = cancelled || (policy == Policy::OnError && label == "ok");
+    let triggers = !quiet;
+    // The error's text for the event, only when someone listens (a formatting allocation).
+    let error = match &result {
+        _ if !core.herald.observed() => None,
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => error_text(error),
+        Err(payload) => Some(panic_message(payload.as_ref())),
+    };
+    // Publish the outcome first: the runner reads the winner's slot after seeing the win.
+    *core.slots[index].lock() = Some(Exit {
+        result,
+        at,
+        cancelled,
+    });
+    let first = triggers && core.control.try_win(index);
+    core.emit(Note::ActorExited {
+        actor: index,
+        outcome: label,
+        error,
+        first,
+    });
+    first
+}
