@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
-use rungroup::{BoxError, Cause, Event, Group, Report};
+use rungroup::{BoxError, Cause, Event, Group, Report, Trigger};
 
 /// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set, so that the plain
 /// `RUSTFLAGS="--cfg loom" cargo test` finishes in minutes (costs in `docs/testing.md`).
@@ -130,9 +130,9 @@ pub(crate) struct Seen {
     pub(crate) actor: usize,
     /// The cause's actor, if the cause names one.
     pub(crate) cause_actor: Option<String>,
-    /// For `Cause::Exit { result: Err(e) }`, the address of `e`.
+    /// For a cause whose `result()` is `Err(e)`, the address of `e`.
     pub(crate) error: Option<usize>,
-    /// For `Cause::Stop`, the reason.
+    /// For a `Trigger::Stop` cause, the reason.
     pub(crate) reason: Option<String>,
 }
 
@@ -196,14 +196,12 @@ impl Probe {
         if self.inside.fetch_add(1, Ordering::SeqCst) != 0 {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
-        let error = match cause {
-            Cause::Exit {
-                result: Err(error), ..
-            } => Some(address(error)),
+        let error = match cause.result() {
+            Some(Err(error)) => Some(address(error)),
             _ => None,
         };
-        let reason = match cause {
-            Cause::Stop { reason } => Some(reason.clone()),
+        let reason = match cause.trigger() {
+            Trigger::Stop { reason } => Some(reason.clone()),
             _ => None,
         };
         self.seen.lock().unwrap().push(Seen {

@@ -71,10 +71,7 @@ fn race(n: usize) {
         group.add(
             move || Err(Box::new(Failed(index)) as E),
             move |cause: &Cause<E>| {
-                let Cause::Exit {
-                    result: Err(error), ..
-                } = cause
-                else {
+                let Some(Err(error)) = cause.result() else {
                     panic!("cause is not an error exit: {cause}");
                 };
                 let winner = error.downcast_ref::<Failed>().expect("a Failed").0;
@@ -383,9 +380,9 @@ fn nested(n: usize) {
         vec![1; n + 1],
         "R04 on both levels"
     );
-    let inner = nested
-        .take()
-        .expect("T05: the inner report after the outer run");
+    let inner = report
+        .nested(nested)
+        .expect("T05: the inner report, in the outer one");
     assert!(inner.error().is_none(), "{inner}");
     assert_eq!(inner.actors().len(), n);
     for actor in &inner.actors()[1..] {

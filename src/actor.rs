@@ -27,7 +27,7 @@ pub enum Policy {
     Critical,
     /// Only an `Err` or a panic triggers teardown; a clean `Ok` exit is recorded and the group runs
     /// on. For sidecars and one-shot init work. If every actor is `OnError` and all return `Ok`,
-    /// the group ends when the last one returns (cause [`Cause::AllExited`]).
+    /// the group ends when the last one returns (trigger [`Trigger::AllExited`](crate::Trigger::AllExited)).
     OnError,
 }
 

@@ -8,7 +8,7 @@ use crate::actor::{ActorId, BoxError, Policy};
 use crate::error::Error;
 use crate::unwind;
 use crate::unwind::{Payload, panic_message};
-use crate::why::{Cause, Escalation, SignalName, Trigger};
+use crate::why::{Cause, Escalation, Trigger};
 
 /// The cause in words, for the `Triggered` event (and so `tracing`) and nested groups' stop
 /// reasons. No `E: Display` bound reaches the runner, so an error exit's text is printed only when
@@ -16,25 +16,13 @@ use crate::why::{Cause, Escalation, SignalName, Trigger};
 /// and the report's `Display` prints it.
 impl<E: 'static> Cause<E> {
     pub(crate) fn summary(&self) -> String {
-        match self {
-            Cause::Exit {
-                actor,
-                result: Ok(()),
-            } => format!("actor '{actor}' returned Ok"),
-            Cause::Exit {
-                actor,
-                result: Err(error),
-            } => match error_text(error) {
-                Some(text) => format!("actor '{actor}' failed: {text}"),
-                None => format!("actor '{actor}' returned an error"),
-            },
-            Cause::Panic { actor, message } => format!("actor '{actor}' panicked: {message}"),
-            Cause::Stop { reason } => format!("stop requested: {reason}"),
-            Cause::Signal { signal } => format!("{} received", SignalName(*signal)),
-            Cause::SpawnFailed { actor } => format!("could not spawn actor '{actor}'"),
-            Cause::HelperFailed => "could not spawn the group's hook thread".to_owned(),
-            Cause::AllExited => "every actor exited".to_owned(),
-        }
+        let mut text = String::new();
+        let _ = self.describe(&mut text, |error, f| match error_text(error) {
+            Some(error) => f.write_str(&error),
+            None => f.write_str("returned an error"),
+        });
+        // "actor 'a' failed: returned an error" reads badly: say it once.
+        text.replace("failed: returned an error", "returned an error")
     }
 }
 

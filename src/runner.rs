@@ -908,17 +908,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 .external
                 .clone()
                 .expect("an external trigger leaves its details under the wake lock");
-            let cause = match &external {
-                Trigger::Stop { reason } => Cause::Stop {
-                    reason: reason.clone(),
-                },
-                Trigger::Signal { signal } => Cause::Signal { signal: *signal },
-                Trigger::SpawnFailed { actor } => Cause::SpawnFailed {
-                    actor: self.core.names[*actor].clone(),
-                },
-                Trigger::HelperFailed => Cause::HelperFailed,
-                _ => Cause::AllExited,
+            let actor = match &external {
+                Trigger::SpawnFailed { actor } => Some(self.core.names[*actor].clone()),
+                _ => None,
             };
+            let cause = Cause::other(external.clone(), actor);
             return (external, cause, None);
         }
         let exit = self.core.slots[who]
@@ -926,22 +920,23 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .take()
             .expect("the winner publishes its exit before its compare-exchange");
         let actor = self.core.names[who].clone();
+        let trigger = Trigger::Exit { actor: who };
         let (cause, payload) = match exit.result {
-            Ok(result) => (Cause::Exit { actor, result }, None),
-            Err(payload) => (
-                Cause::Panic {
-                    actor,
-                    message: panic_message(payload.as_ref()),
-                },
-                Some(payload),
-            ),
+            Ok(result) => (Cause::returned(trigger.clone(), actor, result), None),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                (
+                    Cause::panicked(trigger.clone(), actor, message),
+                    Some(payload),
+                )
+            }
         };
         let winner = Winner {
             index: who,
             at: exit.at,
             payload,
         };
-        (Trigger::Exit { actor: who }, cause, Some(winner))
+        (trigger, cause, Some(winner))
     }
 
     fn now(&self) -> Duration {
@@ -1291,9 +1286,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
         self.core.control.wake_pair().lock.lock().waker = None;
         let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
-            Ok(Cause::Exit { result, .. }) => (Some(result), false),
-            Ok(_) => (None, false),
-            Err(cause) => (None, matches!(&*cause, Cause::Exit { result: Err(_), .. })),
+            Ok(cause) => (cause.into_result(), false),
+            Err(cause) => (None, matches!(cause.result(), Some(Err(_)))),
         };
 
         let mut actors = Vec::with_capacity(self.entries.len());

@@ -11,7 +11,7 @@
 //!   signal, and so tore services down on the runtime's own SIGURG. Here an empty set is an error
 //!   at construction ([`SignalError::Empty`]), with a message that says why.
 //! - **A signal is a stop request** with [`Trigger::Signal`] as its detail: the first one is the
-//!   cause of teardown ([`Cause::Signal`] names the signal), the second escalates teardown at
+//!   cause of teardown ([`Trigger::Signal`](crate::Trigger::Signal) names the signal), the second escalates teardown at
 //!   once (rule S05), exactly like a second [`StopHandle::stop`](crate::StopHandle::stop). If
 //!   something else triggered teardown first, the first signal escalates too.
 //! - **The third signal runs the signal's default action**: for SIGTERM and SIGINT the process
@@ -120,7 +120,7 @@ type SignalCallback = Frozen<dyn Fn(i32, usize) + Send + Sync + 'static>;
 ///   exits;
 /// - fires only on the signals of its set, which cannot be empty (Go's `run.SignalHandler`, given
 ///   no signals, listened to every signal and tore services down on the runtime's SIGURG);
-/// - turns the first signal into teardown's cause ([`Cause::Signal`]) and the second into an
+/// - turns the first signal into teardown's cause ([`Trigger::Signal`](crate::Trigger::Signal)) and the second into an
 ///   escalation (rule S05: the force hooks run at once, like a second
 ///   [`StopHandle::stop`](crate::StopHandle::stop)); if something else triggered teardown first,
 ///   its first signal escalates too;
@@ -611,7 +611,7 @@ impl<E: Send + Sync + 'static> ActorBuilder<'_, E> {
     ///
     /// The actor registers when it starts, deregisters when it exits (giving its signals their
     /// default action back once no signal actor listens for them), and turns signals into stop
-    /// requests: the first is the cause ([`Cause::Signal`]), the second escalates (S05), the third
+    /// requests: the first is the cause ([`Trigger::Signal`](crate::Trigger::Signal)), the second escalates (S05), the third
     /// runs the signal's default action (for SIGTERM: the process dies of it). See [`SignalSet`].
     /// A force hook set on this builder is kept.
     ///

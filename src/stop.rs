@@ -60,7 +60,7 @@ impl StopHandle {
 
     /// Asks the group to tear down because the process received `signal`, which the caller
     /// handles by its own means (an async runtime's signal stream, say): the cause is
-    /// [`Cause::Signal`](crate::Cause::Signal), as with the `signal` feature's actor, and a clean
+    /// [`Trigger::Signal`](crate::Trigger::Signal), as with the `signal` feature's actor, and a clean
     /// teardown maps to exit status 128 + `signal` ([`Report::exit_code`](crate::Report::exit_code)).
     ///
     /// # Examples

@@ -5,93 +5,137 @@
 
 use std::fmt;
 
-/// Why teardown began, as every interrupt sees it (rule R06).
+/// Why teardown began, as every interrupt sees it (rule R06): the [`Trigger`] (the one "why" of a
+/// run, the same the report keeps), with the first exit's actor and value.
 ///
 /// Every interrupt of a run receives a reference to the same `Cause`. When the cause is an
-/// actor's return, `result` is that very value, not a copy: after teardown it is moved, unchanged,
-/// into the report and out of [`Group::run`](crate::Group::run).
+/// actor's return, [`result`](Cause::result) is that very value, not a copy: after teardown it
+/// is moved, unchanged, into the report and out of [`Group::run`](crate::Group::run).
 ///
 /// # Examples
 ///
 /// ```
 /// # if rungroup::doctest_skip() { return; }
-/// use rungroup::{Cause, Group};
+/// use rungroup::{Cause, Group, Trigger};
 ///
 /// let mut group = Group::new();
 /// group.add(|| Err("disk full".into()), |cause: &Cause<_>| {
-///     if let Cause::Exit { actor, result: Err(error) } = cause {
+///     if let (Some(actor), Some(Err(error))) = (cause.actor(), cause.result()) {
 ///         println!("{actor} failed first: {error}");
 ///     }
+///     assert!(matches!(cause.trigger(), Trigger::Exit { actor: 0 }));
 /// });
 /// assert_eq!(group.run().unwrap_err().to_string(), "disk full");
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum Cause<E> {
-    /// An actor's execute returned first.
-    Exit {
-        /// The actor's name.
-        actor: String,
-        /// What it returned.
-        result: Result<(), E>,
-    },
-    /// An actor's execute panicked first. The payload itself is kept for the report.
-    Panic {
-        /// The actor's name.
-        actor: String,
-        /// The panic message, when the payload was a string.
-        message: String,
-    },
-    /// A [`StopHandle`](crate::StopHandle) asked for teardown.
-    Stop {
-        /// The reason the caller gave.
-        reason: String,
-    },
-    /// A signal actor received a signal.
-    Signal {
-        /// The signal number (`SIGTERM` is 15 on Linux).
-        signal: i32,
-    },
-    /// An actor's thread could not be spawned; the actors already started are torn down (F03).
-    SpawnFailed {
-        /// The actor whose thread could not be spawned.
-        actor: String,
-    },
-    /// The group's hook thread could not be spawned, so no actor was started.
-    HelperFailed,
-    /// Every actor exited without triggering teardown (all of them `on-error` and `Ok`).
-    AllExited,
+pub struct Cause<E> {
+    trigger: Trigger,
+    /// The actor of an exit or of a failed spawn, by name.
+    actor: Option<String>,
+    /// A first exit's value, or its panic's message.
+    exit: Option<FirstExit<E>>,
+}
+
+/// How the first exit ended, as the cause holds it.
+#[derive(Debug)]
+enum FirstExit<E> {
+    Returned(Result<(), E>),
+    /// The payload itself is kept for the report; interrupts see its message.
+    Panicked(String),
 }
 
 impl<E> Cause<E> {
+    /// A first exit that returned `result`.
+    pub(crate) fn returned(trigger: Trigger, actor: String, result: Result<(), E>) -> Self {
+        Self {
+            trigger,
+            actor: Some(actor),
+            exit: Some(FirstExit::Returned(result)),
+        }
+    }
+
+    /// A first exit that panicked with `message`.
+    pub(crate) fn panicked(trigger: Trigger, actor: String, message: String) -> Self {
+        Self {
+            trigger,
+            actor: Some(actor),
+            exit: Some(FirstExit::Panicked(message)),
+        }
+    }
+
+    /// Any other trigger; `actor` names the actor of a failed spawn.
+    pub(crate) fn other(trigger: Trigger, actor: Option<String>) -> Self {
+        Self {
+            trigger,
+            actor,
+            exit: None,
+        }
+    }
+
+    /// What triggered teardown: the same [`Trigger`] the report keeps.
+    pub fn trigger(&self) -> &Trigger {
+        &self.trigger
+    }
+
     /// The name of the actor whose exit or spawn failure caused teardown, if any.
     pub fn actor(&self) -> Option<&str> {
-        match self {
-            Cause::Exit { actor, .. } | Cause::Panic { actor, .. } => Some(actor),
-            Cause::SpawnFailed { actor } => Some(actor),
+        self.actor.as_deref()
+    }
+
+    /// The first exit's very value, when the cause is an actor's return (R06).
+    pub fn result(&self) -> Option<&Result<(), E>> {
+        match &self.exit {
+            Some(FirstExit::Returned(result)) => Some(result),
             _ => None,
+        }
+    }
+
+    /// The first exit's panic message, when the cause is an actor's panic (the payload itself
+    /// is in the report).
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.exit {
+            Some(FirstExit::Panicked(message)) => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The first exit's value, moved out once no interrupt holds the cause any more.
+    pub(crate) fn into_result(self) -> Option<Result<(), E>> {
+        match self.exit {
+            Some(FirstExit::Returned(result)) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// Writes the cause, with `error` writing a first exit's error.
+    pub(crate) fn describe(
+        &self,
+        f: &mut dyn fmt::Write,
+        error: impl FnOnce(&E, &mut dyn fmt::Write) -> fmt::Result,
+    ) -> fmt::Result {
+        let actor = self.actor.as_deref().unwrap_or("?");
+        match (&self.trigger, &self.exit) {
+            (_, Some(FirstExit::Returned(Ok(())))) => write!(f, "actor '{actor}' returned Ok"),
+            (_, Some(FirstExit::Returned(Err(e)))) => {
+                write!(f, "actor '{actor}' failed: ")?;
+                error(e, f)
+            }
+            (_, Some(FirstExit::Panicked(message))) => {
+                write!(f, "actor '{actor}' panicked: {message}")
+            }
+            (Trigger::Stop { reason }, None) => write!(f, "stop requested: {reason}"),
+            (Trigger::Signal { signal }, None) => write!(f, "{} received", SignalName(*signal)),
+            (Trigger::SpawnFailed { .. }, None) => write!(f, "could not spawn actor '{actor}'"),
+            (Trigger::HelperFailed, None) => f.write_str("could not spawn the group's hook thread"),
+            (Trigger::Empty, None) => f.write_str("no actors"),
+            (Trigger::AllExited | Trigger::Exit { .. }, None) => f.write_str("every actor exited"),
         }
     }
 }
 
 impl<E: fmt::Display> fmt::Display for Cause<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cause::Exit {
-                actor,
-                result: Ok(()),
-            } => write!(f, "actor '{actor}' returned Ok"),
-            Cause::Exit {
-                actor,
-                result: Err(error),
-            } => write!(f, "actor '{actor}' failed: {error}"),
-            Cause::Panic { actor, message } => write!(f, "actor '{actor}' panicked: {message}"),
-            Cause::Stop { reason } => write!(f, "stop requested: {reason}"),
-            Cause::Signal { signal } => write!(f, "{} received", SignalName(*signal)),
-            Cause::SpawnFailed { actor } => write!(f, "could not spawn actor '{actor}'"),
-            Cause::HelperFailed => f.write_str("could not spawn the group's hook thread"),
-            Cause::AllExited => f.write_str("every actor exited"),
-        }
+        self.describe(f, |error, f| write!(f, "{error}"))
     }
 }
 

@@ -351,10 +351,7 @@ fn same_error_by_reference(deadlines: bool) {
     for index in 0..4 {
         let addresses = Arc::clone(&addresses);
         let interrupt = move |cause: &Cause<NoClone>| {
-            if let Cause::Exit {
-                result: Err(error), ..
-            } = cause
-            {
+            if let Some(Err(error)) = cause.result() {
                 addresses
                     .lock()
                     .unwrap()

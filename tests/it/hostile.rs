@@ -282,7 +282,10 @@ fn f05_actor_name_with_a_nul_byte_is_a_clear_spawn_error() {
     group.actor("watcher").add(
         || Ok(()),
         move |cause: &Cause<_>| {
-            seen.store(matches!(cause, Cause::SpawnFailed { .. }), Ordering::SeqCst);
+            seen.store(
+                matches!(cause.trigger(), Trigger::SpawnFailed { .. }),
+                Ordering::SeqCst,
+            );
         },
     );
     group.actor("bad\0name").add(|| Ok(()), |_| {});
@@ -784,14 +787,16 @@ fn s01_budget_escalation_keeps_stage_order() {
 /// an error".
 #[test]
 fn o01_cause_and_report_show_the_error_text() {
-    let cause: Cause<rungroup::BoxError> = Cause::Exit {
-        actor: "job".into(),
-        result: Err("job failed".into()),
-    };
-    assert_eq!(cause.to_string(), "actor 'job' failed: job failed");
+    let (tx, rx) = std::sync::mpsc::channel();
     let mut group = Group::new();
-    group.actor("job").add(|| Err("job failed".into()), |_| {});
+    group.actor("job").add(
+        || Err("job failed".into()),
+        move |cause: &Cause<_>| {
+            tx.send(cause.to_string()).unwrap();
+        },
+    );
     let report = report_of(group);
+    assert_eq!(rx.recv().unwrap(), "actor 'job' failed: job failed");
     let text = report.to_string();
     assert!(
         text.starts_with("run ended: actor 'job' exited first (error): job failed"),
@@ -803,12 +808,28 @@ fn o01_cause_and_report_show_the_error_text() {
 /// T02, O01 (issue 10, item 9): signals print by name.
 #[test]
 fn t02_signals_print_by_name() {
-    let cause: Cause<rungroup::BoxError> = Cause::Signal { signal: 15 };
-    assert_eq!(cause.to_string(), "SIGTERM received");
+    let cause_of = |signal: i32| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut group = Group::new();
+        let stop = group.stop_handle();
+        group.add_token(move |token| {
+            token.wait();
+            Ok(())
+        });
+        group.add(
+            move || {
+                stop.stop_signal(signal);
+                Ok(())
+            },
+            move |cause: &Cause<_>| tx.send(cause.to_string()).unwrap(),
+        );
+        let _ = report_of(group);
+        rx.recv().unwrap()
+    };
+    assert_eq!(cause_of(15), "SIGTERM received");
+    assert_eq!(cause_of(77), "signal 77 received");
     let escalation = Escalation::Request(Trigger::Signal { signal: 2 });
     assert_eq!(escalation.to_string(), "SIGINT arrived during teardown");
-    let unknown: Cause<rungroup::BoxError> = Cause::Signal { signal: 77 };
-    assert_eq!(unknown.to_string(), "signal 77 received");
 }
 
 /// O01 (issue 10, item 18): `Report::exit_code` maps each outcome to its conventional status.

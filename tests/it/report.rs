@@ -281,11 +281,29 @@ fn o01_outcomes_and_causes_describe_themselves() {
         assert_eq!(format!("{outcome:?}"), debug);
         assert_eq!(outcome.label(), label);
     }
-    let spawn = Cause::<BoxError>::SpawnFailed {
-        actor: "db".to_owned(),
-    };
-    assert_eq!(spawn.actor(), Some("db"));
-    assert_eq!(Cause::<BoxError>::AllExited.actor(), None);
+    // A cause's actor: the first exit's, none for a stop request.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut group = rungroup::Group::new();
+    let stop = group.stop_handle();
+    let tx_stop = tx.clone();
+    group.actor("db").add(
+        move || {
+            stop.stop("done");
+            Ok(())
+        },
+        move |cause: &Cause<BoxError>| tx_stop.send(cause.actor().map(str::to_owned)).unwrap(),
+    );
+    let _ = report_of(group);
+    assert_eq!(rx.recv().unwrap(), None);
+    let mut group = rungroup::Group::new();
+    group.actor("db").add(
+        || Ok(()),
+        move |cause: &Cause<BoxError>| {
+            tx.send(cause.actor().map(str::to_owned)).unwrap();
+        },
+    );
+    let _ = report_of(group);
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("db"));
 }
 
 /// O01 (issue 13): `Trigger`, `Policy` and `Outcome` print themselves for logs; the report's

@@ -51,9 +51,9 @@ fn t01_stop_requested_before_run_is_the_cause() {
         Ok(())
     });
     let (execute, interrupt) = until_interrupted(move |cause: &Cause<_>| {
-        *seen_by_interrupt.lock().unwrap() = Some(match cause {
-            Cause::Stop { reason } => reason.clone(),
-            other => format!("unexpected cause: {other}"),
+        *seen_by_interrupt.lock().unwrap() = Some(match cause.trigger() {
+            Trigger::Stop { reason } => reason.clone(),
+            _ => format!("unexpected cause: {cause}"),
         });
     });
     group.actor("watcher").add(execute, interrupt);
@@ -819,9 +819,9 @@ mod signals {
         let seen = Arc::new(Mutex::new(None));
         let seen_by_interrupt = Arc::clone(&seen);
         let (execute, interrupt) = until_interrupted(move |cause: &Cause<_>| {
-            *seen_by_interrupt.lock().unwrap() = Some(match cause {
-                Cause::Signal { signal } => Ok(*signal),
-                other => Err(other.to_string()),
+            *seen_by_interrupt.lock().unwrap() = Some(match cause.trigger() {
+                Trigger::Signal { signal } => Ok(*signal),
+                _ => Err(cause.to_string()),
             });
         });
         group.actor("server").add(execute, interrupt);
