@@ -1,9 +1,10 @@
-//! Issue 12's yardstick: a group of async actors torn down the way rungroup does it today (token
-//! actors, each running an executor on its own thread and awaiting [`StopToken::stopped`])
-//! against the tokio group the issue names (one current-thread runtime, the actors as tasks in a
-//! [`JoinSet`], each awaiting its clone of one [`CancellationToken`]). rungroup has no future
-//! actors yet: these figures are what that work must beat (results in `docs/performance.md`,
-//! "Async baseline (issue 12)").
+//! Issue 12's yardstick and its result: a group of async actors torn down by rungroup's future
+//! actors (polled by the group itself, on the caller's thread or inside any executor) against the
+//! tokio group the issue names (one current-thread runtime, the actors as tasks in a [`JoinSet`],
+//! each awaiting its clone of one [`CancellationToken`]), with the pattern that came before
+//! future actors (token actors, each running an executor on its own thread and awaiting
+//! [`StopToken::stopped`]) alongside. The tokio group is the baseline: every figure is read as a
+//! ratio to it (results in `docs/performance.md`, "Async baseline (issue 12)").
 //!
 //! # Scenarios
 //!
@@ -33,17 +34,45 @@
 //!     This starts the clock one step later than rungroup's T (at the cancel, where rungroup's
 //!     starts at the first exit, before it reaches the group), so it is, if anything, the
 //!     stricter yardstick.
+//!   - `rungroup-future-run` and `rungroup-future-tokio`: N future token actors
+//!     ([`Group::add_future_token`]), each counting itself started and then awaiting
+//!     `token.stopped()`, plus a trigger actor that is the tokio group's supervising future turned
+//!     actor: a future token actor too (so that its interrupt, like the N others', is the
+//!     group's own), which yields until the count is N, then reads `t0` just before it returns an
+//!     error: the first exit, on the one thread that drives the group, as the tokio group's
+//!     `cancel()` is on the runtime's. `rungroup-future-run`: [`Group::run_with_report`] on this
+//!     thread (no runtime). `rungroup-future-tokio`: [`Group::run_async_with_report`] awaited
+//!     inside the `block_on` of a current-thread runtime built before the clock starts. Timed:
+//!     `t0` to `t1`, read right after the report is back (after `run_with_report` returns; inside
+//!     `block_on`, right after the `.await`): the first exit reaching the runner, the N
+//!     interrupts (each `StopToken::stop` wakes its actor into the group's ready set), one pass
+//!     polling the N actors to completion and dropping them, and the report. Not timed: building
+//!     the group, dropping the report. No thread is involved, so none is proven blocked: the
+//!     count proves that every actor has been polled to `stopped()`.
+//!   - `rungroup-future-run-thread-trigger` (only with `RUNGROUP_BENCH_THREAD_TRIGGER=1`): the N
+//!     future token actors of `rungroup-future-run`, with `rungroup-token-async`'s trigger instead
+//!     (a thread actor blocked on a gate, reading `t0` just before it returns an error) and
+//!     `run_with_report` on a caller thread; before the clock starts the N actors have been
+//!     polled to `stopped()` and the trigger's and the caller's threads are proven asleep in
+//!     `futex`. A mixed group: what a first exit from another thread (a thread actor, a signal,
+//!     a stop request) costs a group of future actors, which the tokio group does not measure.
 //! - **`async-lifecycle/<impl>/<N>`, L(N)**: N actors that await their stop plus one actor that
 //!   returns an error at once; on that first exit every other actor is stopped and awaited.
 //!   - `rungroup-token-async`: the same N token actors with [`block_on`] and an extra actor that
 //!     returns an error at once; the whole `run` call is timed (start every thread, interrupt,
 //!     wait, join). Building the group (boxing the closures) is not timed.
+//!   - `rungroup-future-run` and `rungroup-future-tokio`: building the group (N future token
+//!     actors and a future token actor that returns an error at once) and running it, timed
+//!     whole, as the tokio group's L times its spawns; `-tokio` inside the `block_on` of a
+//!     runtime built untimed just before it, as for the tokio group. The report is dropped
+//!     untimed. `rungroup-future-run-thread-trigger`: the same with the trigger
+//!     `common::time_run_with_trigger` adds (a thread actor that returns an error at once).
 //!   - `tokio-joinset`: the whole `block_on` call on a runtime built (untimed) just before it:
 //!     create the token and the `JoinSet`, spawn the N tasks and a task that returns an error at
 //!     once, await the first result (the error), `cancel()`, await the other N. Building and
 //!     dropping the runtime are not timed (a tokio program already has its runtime).
 //!
-//! N is in {1, 4, 16, 64, 256, 1024}. With `RUNGROUP_BENCH_TOKIO_PER_ACTOR=1` a third `<impl>`,
+//! N is in {1, 4, 16, 64, 256, 1024}. With `RUNGROUP_BENCH_TOKIO_PER_ACTOR=1` another `<impl>`,
 //! `rungroup-token-tokio`, runs each token actor on a tokio current-thread runtime of its own
 //! (built inside the execute, as `examples/axum-server` does) instead of [`block_on`]; measured
 //! once to choose the cheaper of the two for `rungroup-token-async` (see `docs/performance.md`).
@@ -59,6 +88,7 @@
 //!   at 1024.
 //! - `RUNGROUP_BENCH_QUICK=1 cargo bench -p rungroup-async-baseline`: every id, 10 runs each.
 //! - `RUNGROUP_BENCH_N=1,64`: only those N.
+//! - `RUNGROUP_BENCH_THREAD_TRIGGER=1`: adds `rungroup-future-run-thread-trigger`.
 //! - `python3 benches/summarize.py --async`: the tables of `docs/performance.md`.
 
 #[path = "../../common/mod.rs"]
@@ -88,6 +118,13 @@ enum Impl {
     Rungroup,
     /// Token actors, each with a tokio current-thread runtime of its own (an experiment).
     RungroupTokio,
+    /// Future token actors, `run_with_report` driving them on the calling thread (no runtime).
+    FutureRun,
+    /// Future token actors, `run_async_with_report` polled by a current-thread runtime's
+    /// `block_on`.
+    FutureTokio,
+    /// As `FutureRun`, but the trigger is a thread actor (an experiment: a mixed group).
+    FutureRunThreadTrigger,
 }
 
 impl Impl {
@@ -96,6 +133,9 @@ impl Impl {
             Impl::Tokio => "tokio-joinset",
             Impl::Rungroup => "rungroup-token-async",
             Impl::RungroupTokio => "rungroup-token-tokio",
+            Impl::FutureRun => "rungroup-future-run",
+            Impl::FutureTokio => "rungroup-future-tokio",
+            Impl::FutureRunThreadTrigger => "rungroup-future-run-thread-trigger",
         }
     }
 }
@@ -156,7 +196,7 @@ fn async_actor(
                 publish();
                 runtime.block_on(token.stopped());
             }
-            Impl::Tokio => unreachable!("not a token actor"),
+            _ => unreachable!("not a token actor"),
         }
         Ok(())
     }
@@ -274,10 +314,171 @@ fn lifecycle_tokio(n: usize) -> Duration {
     elapsed
 }
 
+// ---- Future actors (issue 12) ----------------------------------------------------------------
+
+/// A future token actor's body: counts itself started (T only) before it awaits its stop.
+fn add_future_actors(group: &mut Group, n: usize, started: Option<&Arc<AtomicUsize>>) {
+    for _ in 0..n {
+        let started = started.map(Arc::clone);
+        group.add_future_token(move |token| async move {
+            if let Some(started) = started {
+                started.fetch_add(1, Ordering::Relaxed);
+            }
+            token.stopped().await;
+            Ok(())
+        });
+    }
+}
+
+/// The trigger of T for the future groups, the tokio group's supervising future turned actor: a
+/// future token actor (its interrupt is the group's own, as the N others') that yields until the
+/// N actors have all been polled to `stopped()`, then reads `t0` and returns an error: the first
+/// exit, on the thread that drives the group, as `cancel()` is on the tokio runtime's.
+fn add_future_trigger(
+    group: &mut Group,
+    n: usize,
+    started: Arc<AtomicUsize>,
+    t0: Arc<OnceLock<Instant>>,
+) {
+    group.add_future_token(move |_token| {
+        std::future::poll_fn(move |cx| {
+            // One thread polls every future actor of the group: no ordering needed.
+            if started.load(Ordering::Relaxed) < n {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let _ = t0.set(Instant::now());
+            Poll::Ready(Err::<(), BoxError>("trigger".into()))
+        })
+    });
+}
+
+/// T(N) of future token actors, `run_with_report` (a) or `run_async_with_report` on a
+/// current-thread runtime (b): from the trigger's `t0` to right after the report is back.
+fn teardown_future(imp: Impl, n: usize) -> Duration {
+    let started = Arc::new(AtomicUsize::new(0));
+    let t0 = Arc::new(OnceLock::new());
+    let mut group = Group::new();
+    add_future_actors(&mut group, n, Some(&started));
+    add_future_trigger(&mut group, n, started, Arc::clone(&t0));
+    let (report, t1) = match imp {
+        Impl::FutureRun => {
+            let report = group.run_with_report();
+            (report, Instant::now())
+        }
+        Impl::FutureTokio => {
+            let runtime = current_thread_runtime();
+            runtime.block_on(async move {
+                let report = group.run_async_with_report().await;
+                (report, Instant::now())
+            })
+        }
+        _ => unreachable!("not a future group"),
+    };
+    let t0 = *t0.get().expect("the trigger read t0");
+    assert!(
+        report.into_result().is_err(),
+        "the trigger's error is the result"
+    );
+    t1 - t0
+}
+
+/// T(N) of future token actors driven by `run_with_report` on a caller thread, with the trigger
+/// of `rungroup-token-async`: a thread actor blocked on a gate, released by this thread, reading
+/// `t0` just before it returns an error. Before the clock starts, the N actors have been polled
+/// to `stopped()`, and the trigger's thread and the caller's (parked between passes) are proven
+/// asleep in `futex`.
+fn teardown_future_thread_trigger(n: usize) -> Duration {
+    let started = Arc::new(AtomicUsize::new(0));
+    let trigger = Gate::new(true);
+    let t0 = Arc::new(OnceLock::new());
+    let mut group = Group::new();
+    add_future_actors(&mut group, n, Some(&started));
+    let (released, start) = (Arc::clone(&trigger), Arc::clone(&t0));
+    group.add(
+        move || {
+            released.wait();
+            let _ = start.set(Instant::now());
+            Err("trigger".into())
+        },
+        |_| {},
+    );
+    let caller_tid = Arc::new(OnceLock::new());
+    let published = Arc::clone(&caller_tid);
+    let caller = thread::spawn(move || {
+        let _ = published.set(current_tid());
+        let report = group.run_with_report();
+        let t1 = Instant::now();
+        assert!(
+            report.into_result().is_err(),
+            "the trigger's error is the result"
+        );
+        t1
+    });
+    while started.load(Ordering::Acquire) < n {
+        thread::sleep(Duration::from_micros(20));
+    }
+    let blocked = [
+        wait_tid(|| trigger.tid()),
+        wait_tid(|| caller_tid.get().copied()),
+    ];
+    wait_blocked(blocked);
+    trigger.open();
+    let t1 = caller.join().expect("the caller thread");
+    t1 - *t0.get().expect("the trigger read t0")
+}
+
+/// L(N) of future token actors: build the group (N actors and a trigger actor that returns an
+/// error at once), run it, return; timed whole, as the tokio group's L times its spawns. (b) on a
+/// runtime built untimed just before, as for the tokio group; the report is dropped untimed.
+fn lifecycle_future(imp: Impl, n: usize) -> Duration {
+    fn build(n: usize) -> Group {
+        let mut group = Group::new();
+        add_future_actors(&mut group, n, None);
+        group.add_future_token(|_token| async { Err::<(), BoxError>("trigger".into()) });
+        group
+    }
+    let (report, elapsed) = match imp {
+        Impl::FutureRun => {
+            let t0 = Instant::now();
+            let report = black_box(build(n).run_with_report());
+            (report, t0.elapsed())
+        }
+        Impl::FutureTokio => {
+            let runtime = current_thread_runtime();
+            let t0 = Instant::now();
+            let report = runtime.block_on(async move { build(n).run_async_with_report().await });
+            let elapsed = t0.elapsed();
+            drop(runtime);
+            (black_box(report), elapsed)
+        }
+        Impl::FutureRunThreadTrigger => {
+            // `common::time_run_with_trigger`'s trigger (a thread actor failing at once), with the
+            // build timed as above.
+            let t0 = Instant::now();
+            let mut group = Group::new();
+            add_future_actors(&mut group, n, None);
+            group.add(|| Err("trigger".into()), |_| {});
+            let report = black_box(group.run_with_report());
+            (report, t0.elapsed())
+        }
+        _ => unreachable!("not a future group"),
+    };
+    assert!(
+        report.into_result().is_err(),
+        "the trigger's error is the result"
+    );
+    elapsed
+}
+
 fn scenario(c: &mut Criterion, name: &str, once: fn(Impl, usize) -> Duration) {
     let per_actor_tokio = env_flag("RUNGROUP_BENCH_TOKIO_PER_ACTOR").then_some(Impl::RungroupTokio);
-    let impls: Vec<Impl> = [Impl::Tokio, Impl::Rungroup]
+    let thread_trigger =
+        env_flag("RUNGROUP_BENCH_THREAD_TRIGGER").then_some(Impl::FutureRunThreadTrigger);
+    let impls: Vec<Impl> = [Impl::Tokio, Impl::FutureRun, Impl::FutureTokio]
         .into_iter()
+        .chain(thread_trigger)
+        .chain([Impl::Rungroup])
         .chain(per_actor_tokio)
         .collect();
     common::scenario(c, name, &impls, Impl::name, once);
@@ -288,11 +489,16 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     scenario(&mut criterion, "async-teardown", |imp, n| match imp {
         Impl::Tokio => teardown_tokio(n),
-        imp => teardown_rungroup(imp, n),
+        Impl::FutureRun | Impl::FutureTokio => teardown_future(imp, n),
+        Impl::FutureRunThreadTrigger => teardown_future_thread_trigger(n),
+        Impl::Rungroup | Impl::RungroupTokio => teardown_rungroup(imp, n),
     });
     scenario(&mut criterion, "async-lifecycle", |imp, n| match imp {
         Impl::Tokio => lifecycle_tokio(n),
-        imp => lifecycle_rungroup(imp, n),
+        Impl::FutureRun | Impl::FutureTokio | Impl::FutureRunThreadTrigger => {
+            lifecycle_future(imp, n)
+        }
+        Impl::Rungroup | Impl::RungroupTokio => lifecycle_rungroup(imp, n),
     });
     criterion.final_summary();
 }
