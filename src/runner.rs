@@ -408,31 +408,36 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
     // out of maps aborts the process instead of failing), and the observer's thread (a run that
     // cannot have it fails here, having run nothing).
-    let started = match check_map_limit(actors.len()) {
-        Err((actor, source)) => {
-            unwind::drop_quietly(observer);
-            let error = Error::Spawn {
-                actor: names[actor].clone(),
-                source,
-            };
-            Err((Trigger::SpawnFailed { actor }, error))
-        }
-        Ok(()) => Herald::start(
-            names.clone(),
-            stage_names,
-            observer,
-            budget.is_some(),
-            &control,
-        )
-        .map_err(|source| {
-            let error = Error::Helper {
-                thread: "observer",
-                skipped: Vec::new(),
-                source,
-            };
-            (Trigger::HelperFailed, error)
-        }),
-    };
+    // Only thread actors take maps: a group of future actors needs no check at all.
+    let threads: Vec<usize> = (0..actors.len())
+        .filter(|&index| !matches!(actors[index].execute, Body::Future { .. }))
+        .collect();
+    let started =
+        match check_map_limit(threads.len()).map_err(|(fit, source)| (threads[fit], source)) {
+            Err((actor, source)) => {
+                unwind::drop_quietly(observer);
+                let error = Error::Spawn {
+                    actor: names[actor].clone(),
+                    source,
+                };
+                Err((Trigger::SpawnFailed { actor }, error))
+            }
+            Ok(()) => Herald::start(
+                names.clone(),
+                stage_names,
+                observer,
+                budget.is_some(),
+                &control,
+            )
+            .map_err(|source| {
+                let error = Error::Helper {
+                    thread: "observer",
+                    skipped: Vec::new(),
+                    source,
+                };
+                (Trigger::HelperFailed, error)
+            }),
+        };
     #[cfg(all(unix, feature = "systemd"))]
     let started = started.and_then(|(mut herald, observer_thread)| {
         if !systemd {
