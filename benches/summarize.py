@@ -5,7 +5,8 @@ Usage: python3 benches/summarize.py [--async] [CRITERION_DIR]
 (default: $CARGO_TARGET_DIR/criterion, else target/criterion).
 
 --async: the tables of "Async baseline (issue 12)" instead, from
-`cargo bench -p rungroup-async-baseline` (rungroup's async pattern against the tokio group).
+`cargo bench -p rungroup-async-baseline` (rungroup's future actors and its thread-hosted async
+pattern against the tokio group).
 
 Median: criterion's `new/estimates.json` (median.point_estimate). p90: the 90th percentile
 (nearest rank) of the raw per-sample times in `new/sample.json` (times[i] / iters[i]); the bench
@@ -48,19 +49,28 @@ def fmt_fine(ns):
     return f"{ns / 1e3:.2f} µs"
 
 
-ASYNC_IMPLS = ["tokio-joinset", "rungroup-token-async", "rungroup-token-tokio"]
+ASYNC_IMPLS = [
+    "tokio-joinset",
+    "rungroup-future-run",
+    "rungroup-future-tokio",
+    "rungroup-future-run-thread-trigger",
+    "rungroup-token-async",
+    "rungroup-token-tokio",
+]
+# Measured only on request (RUNGROUP_BENCH_THREAD_TRIGGER=1, RUNGROUP_BENCH_TOKIO_PER_ACTOR=1).
+OPTIONAL_IMPLS = {"rungroup-future-run-thread-trigger", "rungroup-token-tokio"}
 
 
 def main_async(root):
     for scenario in ["async-teardown", "async-lifecycle"]:
-        # rungroup-token-tokio only when the run measured it (RUNGROUP_BENCH_TOKIO_PER_ACTOR=1).
         impls = [
             impl
             for impl in ASYNC_IMPLS
-            if impl != "rungroup-token-tokio" or load(root, scenario, impl, SIZES[0]) is not None
+            if impl not in OPTIONAL_IMPLS or load(root, scenario, impl, SIZES[0]) is not None
         ]
         print(f"\n**{scenario}** (median / p90 (runs))\n")
-        header = ["N"] + impls + ["rungroup/tokio", "tokio per actor", "rungroup per actor"]
+        ratios = ["future-run/tokio", "future-tokio/tokio", "token-async/tokio"]
+        header = ["N"] + impls + ratios + ["tokio per actor", "future-run per actor"]
         print("| " + " | ".join(header) + " |")
         print("|" + "--:|" * len(header))
         for n in SIZES:
@@ -71,11 +81,12 @@ def main_async(root):
             for impl in impls:
                 median, p90, count = cells[impl]
                 row.append(f"{fmt_fine(median)} / {fmt_fine(p90)} ({count})")
-            tokio, ours = cells["tokio-joinset"][0], cells["rungroup-token-async"][0]
-            ratio = ours / tokio
-            row.append(f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×")
+            tokio = cells["tokio-joinset"][0]
+            for impl in ["rungroup-future-run", "rungroup-future-tokio", "rungroup-token-async"]:
+                ratio = cells[impl][0] / tokio
+                row.append(f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×")
             row.append(f"{tokio / n / 1e3:.2f} µs")
-            row.append(f"{ours / n / 1e3:.1f} µs")
+            row.append(f"{cells['rungroup-future-run'][0] / n / 1e3:.2f} µs")
             print("| " + " | ".join(row) + " |")
 
 
