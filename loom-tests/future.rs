@@ -27,27 +27,31 @@ fn add_woken_from_outside(
     );
 }
 
+/// One future actor, woken by another thread (its token stopped from outside), racing the
+/// runner's pass, its look at the ready set and its park; its exit ends the run, which `run`
+/// runs (`run_with_report`, or `run_async_with_report` under `loom::future::block_on`). A lost
+/// wake leaves the runner parked with nothing left to wake it: loom reports the deadlock.
+fn woken_from_another_thread(run: fn(Group) -> rungroup::Report<BoxError>) {
+    let probe = Probe::new();
+    let outside = StopToken::new();
+    let mut group = Group::new();
+    add_woken_from_outside(&mut group, &probe, 0, &outside);
+    let stopper = loom::thread::spawn(move || outside.stop());
+    let report = run(group);
+    stopper.join().unwrap();
+    assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+    assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+    assert_eq!(probe.order(), [0], "R04");
+}
+
 /// Issue 12 (R08, T03): no lost wake between a future actor marking itself ready and the driver
-/// clearing the ready set. The only future actor is woken by another thread (its token stopped
-/// from outside), racing the runner's pass, its check of the set and its park; its exit ends the
-/// run. A lost wake leaves the runner parked with nothing left to wake it: loom reports the
-/// deadlock. The seeded `driver-ready-check-outside-lock` breaks exactly this.
+/// clearing the ready set, with `run` parking between passes. The seeded
+/// `driver-ready-check-outside-lock` and `park-ignores-woken` break exactly this.
 #[test]
 fn t03_i12_a_future_woken_from_another_thread_is_never_lost() {
     check(
         "t03_i12_a_future_woken_from_another_thread_is_never_lost",
-        || {
-            let probe = Probe::new();
-            let outside = StopToken::new();
-            let mut group = Group::new();
-            add_woken_from_outside(&mut group, &probe, 0, &outside);
-            let stopper = loom::thread::spawn(move || outside.stop());
-            let report = group.run_with_report();
-            stopper.join().unwrap();
-            assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
-            assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
-            assert_eq!(probe.order(), [0], "R04");
-        },
+        || woken_from_another_thread(Group::run_with_report),
     );
 }
 
@@ -58,17 +62,7 @@ fn t03_i12_a_future_woken_from_another_thread_is_never_lost() {
 fn t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread() {
     check(
         "t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread",
-        || {
-            let probe = Probe::new();
-            let outside = StopToken::new();
-            let mut group = Group::new();
-            add_woken_from_outside(&mut group, &probe, 0, &outside);
-            let stopper = loom::thread::spawn(move || outside.stop());
-            let report = loom::future::block_on(group.run_async_with_report());
-            stopper.join().unwrap();
-            assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
-            assert_eq!(probe.order(), [0], "R04");
-        },
+        || woken_from_another_thread(|group| loom::future::block_on(group.run_async_with_report())),
     );
 }
 

@@ -214,17 +214,7 @@ impl Plan {
                 // stage escalate at once.
                 Event::Escalated(by) => {
                     self.escalating.get_or_insert(by);
-                    self.step = Step::Killing {
-                        stage,
-                        begin,
-                        deadline,
-                        expired,
-                        escalation,
-                    };
-                    out.push(Action::Wait {
-                        until: Until::Killed(stage),
-                        deadline,
-                    });
+                    self.kill_wait(stage, begin, deadline, expired, escalation, out);
                 }
                 Event::Done | Event::Expired => {
                     self.end_stage(stage, begin, now, expired, escalation, out);
@@ -286,6 +276,19 @@ impl Plan {
             Some(kill_grace) => min_deadline(Some(now.saturating_add(kill_grace)), cap),
             None => cap,
         };
+        self.kill_wait(stage, begin, deadline, expired, escalation, out);
+    }
+
+    /// Waits (again) for escalated `stage` to drain, until `deadline`.
+    fn kill_wait(
+        &mut self,
+        stage: usize,
+        begin: Duration,
+        deadline: Option<Duration>,
+        expired: bool,
+        escalation: Option<Escalation>,
+        out: &mut Vec<Action>,
+    ) {
         self.step = Step::Killing {
             stage,
             begin,

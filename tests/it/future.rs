@@ -471,11 +471,28 @@ fn s04_i12_run_async_wakes_at_a_real_deadline() {
     assert_eq!(drops.count(), 1);
 }
 
-/// Issue 12, stuck polls: a poll that blocks the group's thread is reported by name with how long
-/// it took (on the group's clock), once it returns. What the group cannot do is check a deadline
-/// while a poll holds its thread (docs/async.md).
-#[test]
-fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
+/// Holds the group's thread where [`Hold::here`] is called until the test, having moved the
+/// group's manual clock by `by`, lets it go: a poll or an interrupt that blocks for `by` of the
+/// group's time and no real time.
+struct Hold {
+    entered: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Hold {
+    fn here(self) {
+        self.entered.send(()).unwrap();
+        self.release.recv().unwrap();
+    }
+}
+
+/// Runs `build`'s group on a manual clock, moves the clock by `by` while the group's thread is
+/// held in the [`Hold`] it was given, and returns the `Stalled` events ("actor took") and the
+/// run's result.
+fn held_for(
+    by: Duration,
+    build: impl FnOnce(&mut Group, Hold),
+) -> (Vec<String>, Result<(), BoxError>) {
     let clock = ManualClock::new();
     let mut group = Group::new();
     group.clock(clock.clone());
@@ -488,22 +505,37 @@ fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
     });
     let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    group.actor("hog").add_future(
-        async move {
-            // Blocks its poll until the test has moved the clock.
-            entered_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            Ok(())
+    build(
+        &mut group,
+        Hold {
+            entered: entered_tx,
+            release: release_rx,
         },
-        |_| {},
     );
     let pending = spawn_report(group);
     entered_rx.recv_timeout(FUSE).unwrap();
-    clock.advance(Duration::from_secs(2));
+    clock.advance(by);
     release_tx.send(()).unwrap();
-    let report = pending.join();
-    assert!(report.into_result().is_ok());
-    assert_eq!(rx.recv_timeout(FUSE).unwrap(), "hog 2s");
+    let result = pending.join().into_result();
+    (rx.try_iter().collect(), result)
+}
+
+/// Issue 12, stuck polls: a poll that blocks the group's thread is reported by name with how long
+/// it took (on the group's clock), once it returns. What the group cannot do is check a deadline
+/// while a poll holds its thread (docs/async.md).
+#[test]
+fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
+    let (stalls, result) = held_for(Duration::from_secs(2), |group, hold| {
+        group.actor("hog").add_future(
+            async move {
+                hold.here();
+                Ok(())
+            },
+            |_| {},
+        );
+    });
+    assert!(result.is_ok());
+    assert_eq!(stalls, ["hog 2s"]);
 }
 
 /// Issue 12, fairness: a future actor that wakes itself on every poll (a busy loop of yields)
@@ -574,35 +606,19 @@ fn r04_i12_each_future_actor_is_interrupted_once_and_dropped_once() {
 /// like a stuck poll, by name, with the time it held it on the group's clock.
 #[test]
 fn s06_i12_an_interrupt_that_holds_the_groups_thread_is_reported() {
-    let clock = ManualClock::new();
-    let mut group = Group::new();
-    group.clock(clock.clone());
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let tx = std::sync::Mutex::new(tx);
-    group.observe(move |event| {
-        if let Event::Stalled { actor, took } = event {
-            let _ = tx.lock().unwrap().send(format!("{actor} {took:?}"));
-        }
+    let (stalls, result) = held_for(Duration::from_secs(3), |group, hold| {
+        let stop = StopToken::new();
+        let token = stop.clone();
+        group
+            .actor("slow-interrupt")
+            .add_future(until_stopped(token, Ok(())), move |_| {
+                hold.here();
+                stop.stop();
+            });
+        group.actor("job").add_future(async { Ok(()) }, |_| {});
     });
-    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let stop = StopToken::new();
-    let token = stop.clone();
-    group
-        .actor("slow-interrupt")
-        .add_future(until_stopped(token, Ok(())), move |_| {
-            entered_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            stop.stop();
-        });
-    group.actor("job").add_future(async { Ok(()) }, |_| {});
-    let pending = spawn_report(group);
-    entered_rx.recv_timeout(FUSE).unwrap();
-    clock.advance(Duration::from_secs(3));
-    release_tx.send(()).unwrap();
-    let report = pending.join();
-    assert!(report.into_result().is_ok());
-    assert_eq!(rx.recv_timeout(FUSE).unwrap(), "slow-interrupt 3s");
+    assert!(result.is_ok());
+    assert_eq!(stalls, ["slow-interrupt 3s"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,15 @@ fn deaf(drops: &Arc<AtomicUsize>) -> impl Future<Output = Result<(), BoxError>> 
     }
 }
 
+/// A multi-threaded tokio runtime with `workers` worker threads.
+fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// S04 + S05 on tokio's paused clock: a 30 s grace and a 10 s kill grace pass in no real time;
 /// the deaf future is dropped at the grace (exactly), and the stage took exactly the grace.
 #[tokio::test(start_paused = true)]
@@ -141,11 +150,7 @@ async fn t03_i12_a_tokio_listener_is_a_future_actor() {
 /// `run_async` is `Send`: spawned on tokio's multi-threaded runtime, with mixed actors.
 #[test]
 fn r02_i12_run_async_is_send_and_runs_on_a_multi_thread_runtime() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = multi_thread(2);
     let result = runtime.block_on(async {
         let mut group = Group::new();
         let token = StopToken::new();
@@ -240,11 +245,7 @@ fn r04_i12_run_async_on_futures_executor() {
 /// has the task drop a deaf one.
 #[test]
 fn r02_i12_spawned_actors_run_as_tokio_tasks() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(3)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = multi_thread(3);
     let drops = Arc::new(AtomicUsize::new(0));
     let report = runtime.block_on(async {
         let barrier = Arc::new(std::sync::Barrier::new(2));
