@@ -13,6 +13,10 @@
 //!
 //! The V03 property test (`tests/it/model.rs`) also runs here: every generated script is explored
 //! under shuttle schedules instead of one run on real threads.
+//!
+//! `future.rs`: future actors (issue 12) mixed with thread actors, 8 to 64 of them, driven by
+//! `run` and by `run_async_with_report` on shuttle's executor; the 64-actor scenarios run a
+//! quarter of `ITERATIONS`.
 #![cfg(all(shuttle, not(loom)))]
 
 use std::sync::Arc;
@@ -25,6 +29,8 @@ use shuttle::sync::Mutex;
 
 #[path = "../tests/it/model.rs"]
 mod model;
+
+mod future;
 
 /// An error that says which actor it came from and is not `Clone`: the V03 model's own.
 use model::ActorError as Failed;
