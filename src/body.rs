@@ -6,7 +6,7 @@ use std::io;
 
 use crate::actor::Policy;
 use crate::group::Body;
-use crate::lane::{self, Lane};
+use crate::lane;
 use crate::shared::{Core, publish_exit};
 use crate::sync::Arc;
 use crate::sync::thread::{self, JoinHandle};
@@ -32,9 +32,8 @@ impl<E> Drop for LeaveGuard<'_, E> {
 }
 
 /// The body of every actor thread.
-fn actor_main<E: 'static>(
+fn actor_main<E: Send + Sync + 'static>(
     core: Arc<Core<E>>,
-    first_lane: Arc<Lane<E>>,
     index: usize,
     stage: usize,
     policy: Policy,
@@ -56,7 +55,7 @@ fn actor_main<E: 'static>(
     if first {
         // This thread is free, and teardown needs one for the interrupts: it becomes the hook
         // lane, until the runner closes it.
-        lane::serve(&core, &first_lane);
+        lane::serve(&*core, &core.first_lane);
     }
 }
 
@@ -70,7 +69,6 @@ pub(crate) enum SpawnError {
 /// panic in that drop, or in `spawn` itself, is caught and returned with the error.
 pub(crate) fn spawn_actor<E: Send + Sync + 'static>(
     core: &Arc<Core<E>>,
-    first_lane: &Arc<Lane<E>>,
     index: usize,
     stage: usize,
     policy: Policy,
@@ -97,9 +95,8 @@ pub(crate) fn spawn_actor<E: Send + Sync + 'static>(
         builder = builder.stack_size(bytes);
     }
     let actor_core = Arc::clone(core);
-    let first_lane = Arc::clone(first_lane);
     match unwind::catch(move || {
-        builder.spawn(move || actor_main(actor_core, first_lane, index, stage, policy, execute))
+        builder.spawn(move || actor_main(actor_core, index, stage, policy, execute))
     }) {
         Ok(Ok(handle)) => Ok(handle),
         Ok(Err(error)) => Err((error, None)),

@@ -36,7 +36,6 @@ use std::io;
 
 use crate::actor::{Force, Interrupt};
 use crate::note::Note;
-use crate::shared::Core;
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::unwind;
@@ -133,10 +132,18 @@ impl<E> Lane<E> {
     }
 }
 
+/// What a lane needs of the group it serves: to record events and to wake the runner. The
+/// running group's shared state (`shared::Core`) is the one host; the lane does not know it.
+pub(crate) trait Host: Send + Sync + 'static {
+    fn emit(&self, note: Note);
+    /// Wakes the runner.
+    fn notify(&self);
+}
+
 impl<E: Send + Sync + 'static> Lane<E> {
     /// Starts a lane thread with `jobs` queued.
-    pub(crate) fn spawn(
-        core: &Arc<Core<E>>,
+    pub(crate) fn spawn<H: Host>(
+        core: &Arc<H>,
         jobs: Vec<Job<E>>,
     ) -> Result<(Arc<Self>, JoinHandle<()>), NoThread<E>> {
         let lane = Self::new(jobs);
@@ -144,14 +151,14 @@ impl<E: Send + Sync + 'static> Lane<E> {
     }
 
     /// Starts a thread serving `lane`.
-    pub(crate) fn start(
-        core: &Arc<Core<E>>,
+    pub(crate) fn start<H: Host>(
+        core: &Arc<H>,
         lane: Arc<Self>,
     ) -> Result<(Arc<Self>, JoinHandle<()>), NoThread<E>> {
         let (thread_core, thread_lane) = (Arc::clone(core), Arc::clone(&lane));
         match thread::Builder::new()
             .name("rungroup-hooks".to_owned())
-            .spawn(move || serve(&thread_core, &thread_lane))
+            .spawn(move || serve(&*thread_core, &thread_lane))
         {
             Ok(handle) => Ok((lane, handle)),
             Err(error) => {
@@ -211,7 +218,7 @@ impl<E> Lane<E> {
 
 /// Calls one job on this thread, with its events: what a lane does for each job, and what the
 /// runner itself does when no lane thread can be had and no deadline is configured.
-pub(crate) fn call_here<E>(core: &Core<E>, job: Job<E>) -> (usize, Hook, Option<Payload>) {
+pub(crate) fn call_here<E>(core: &impl Host, job: Job<E>) -> (usize, Hook, Option<Payload>) {
     let (actor, hook) = job.meta();
     if hook == Hook::Interrupt {
         core.emit(Note::Interrupting { actor });
@@ -220,7 +227,7 @@ pub(crate) fn call_here<E>(core: &Core<E>, job: Job<E>) -> (usize, Hook, Option<
     (actor, hook, panic)
 }
 
-pub(crate) fn announce<E>(core: &Core<E>, actor: usize, hook: Hook, panicked: bool) {
+pub(crate) fn announce(core: &impl Host, actor: usize, hook: Hook, panicked: bool) {
     let hook = match hook {
         Hook::Interrupt => "interrupt",
         Hook::Force => "force",
@@ -235,7 +242,7 @@ pub(crate) fn announce<E>(core: &Core<E>, actor: usize, hook: Hook, panicked: bo
 /// Serves `lane` on this thread until it is closed and empty: the body of a lane thread, and what
 /// the first exit's own thread does once its execute has returned (it is free, and teardown
 /// needs a thread for the interrupts: no spawn on the way to the first interrupt).
-pub(crate) fn serve<E>(core: &Core<E>, lane: &Lane<E>) {
+pub(crate) fn serve<E>(core: &impl Host, lane: &Lane<E>) {
     loop {
         let job = {
             let mut state = lane.state.lock();

@@ -138,6 +138,11 @@ impl Plan {
         }
     }
 
+    /// Whether a lame-duck delay is configured (the runner only looks at the actors if so).
+    pub(crate) fn has_lame_duck(&self) -> bool {
+        self.lame_duck.is_some()
+    }
+
     /// Teardown was triggered at `at`; it starts at `now` (`lame_duck`: whether the lame-duck
     /// delay applies to this trigger and anything still runs). Fills `out` up to and including
     /// the first `Wait` or `Done`.

@@ -201,8 +201,6 @@ struct Runner<E> {
     timer_thread: Option<JoinHandle<()>>,
     /// The user's timer's sleep until the deadline of the current wait (async run).
     sleep: Option<(Duration, Sleep)>,
-    /// The hook lane the first exit's thread serves once its execute has returned.
-    first_lane: Arc<Lane<E>>,
     /// Where nested groups leave their reports.
     nested: Vec<(usize, crate::report::NestedSlot<E>)>,
     /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
@@ -308,16 +306,15 @@ impl<E: Send + Sync + 'static> Group<E> {
 
 /// `Group::run`: the run's future, driven on the caller's thread, which parks between passes.
 pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
-    let control = Arc::clone(&group.control);
     let mut future = std::pin::pin!(run_async(group, true));
-    // Every wake goes through the control's wake pair (`Control::park` sees it), so the task
-    // waker itself has nothing to do.
+    // In blocking mode the runner waits inside its own poll, on the control's wake pair, so the
+    // future completes in one poll; the task waker is never used.
     let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(report) = future.as_mut().poll(&mut cx) {
             return report;
         }
-        control.park();
+        debug_assert!(false, "the blocking run returned Pending");
     }
 }
 
@@ -483,11 +480,15 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     for actor in &actors {
         counts[actor.stage] += 1;
     }
-    let control_for_set = Arc::clone(&control);
-    let ready_set = std::sync::Arc::new(ReadySet::new(
-        actors.len(),
-        Box::new(move || control_for_set.notify()),
-    ));
+    // The ready set wakes the runner through the control; a group without future actors never
+    // uses it, and gets one that holds nothing (no reference to count: loom explores every one).
+    let wake_runner: Box<dyn Fn() + Send + Sync> = if threads.len() < actors.len() {
+        let control = Arc::clone(&control);
+        Box::new(move || control.notify())
+    } else {
+        Box::new(|| {})
+    };
+    let ready_set = std::sync::Arc::new(ReadySet::new(actors.len(), wake_runner));
     let core = Arc::new(Core {
         control: Arc::clone(&control),
         live: Live::new(&counts),
@@ -495,6 +496,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         names,
         clock,
         herald,
+        first_lane: Lane::new(Vec::new()),
     });
 
     let mut runner = Runner {
@@ -527,7 +529,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         sleep: None,
         slowest_poll: None,
         nested,
-        first_lane: Lane::new(Vec::new()),
     };
 
     let mut spawn_error = None;
@@ -594,15 +595,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
                 entry.supervisor = Some(supervisor.shared());
             }
             let stack = own_stack.or(stack_size);
-            match spawn_actor(
-                &runner.core,
-                &runner.first_lane,
-                index,
-                stage,
-                policy,
-                stack,
-                execute,
-            ) {
+            match spawn_actor(&runner.core, index, stage, policy, stack, execute) {
                 Ok(handle) => {
                     entry.started = true;
                     entry.thread = Some(handle);
@@ -676,10 +669,12 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
 
     // The lame duck: only for a trigger that leaves the service able to serve, and only while
     // something still serves.
-    let lame_duck = matches!(
-        trigger,
-        Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
-    ) && !runner.core.live.all_done();
+    let lame_duck = runner.plan.has_lame_duck()
+        && matches!(
+            trigger,
+            Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
+        )
+        && !runner.core.live.all_done();
     runner.teardown(&cause, triggered_at, lame_duck).await;
 
     let teardown = runner.now().saturating_sub(triggered_at);
@@ -758,53 +753,68 @@ impl<E: Send + Sync + 'static> Runner<E> {
         deadline: Option<Duration>,
         done: &dyn Fn(&Core<E>) -> bool,
     ) -> Poll<Wait> {
+        let futures = !self.driver.is_empty();
         loop {
-            self.drive();
+            if futures {
+                self.drive();
+            }
             let core = &*self.core;
             let pair = core.control.wake_pair();
             let mut guard = pair.lock.lock();
-            // Cleared before the checks: a wake after them sets it again (see `Wake::woken`).
-            guard.woken = false;
-            if done(core) {
-                return Poll::Ready(Wait::Done);
-            }
-            if guard.escalations > self.escalations_seen {
-                self.escalations_seen = guard.escalations;
-                return Poll::Ready(Wait::Escalated);
-            }
-            if deadline.is_some_and(|deadline| core.clock.now() >= deadline) {
-                return Poll::Ready(Wait::Expired);
-            }
-            // Under the wake lock, after clearing `woken`: a future actor woken after this look
-            // wakes the group after it (the ready set wakes outside its own lock).
-            let ready = self.driver.has_ready();
-            if ready && self.blocking {
-                continue;
-            }
-            let budget = core.clock.wait_budget(deadline);
-            // A deadline past what `Instant` can hold is as good as none.
-            guard.until = budget.and_then(|budget| std::time::Instant::now().checked_add(budget));
-            if !self.blocking {
-                match &guard.waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => guard.waker = Some(cx.waker().clone()),
+            // The checks and the wait (`run`) or the waker's registration (`run_async`) happen in
+            // one critical section of the wake lock, and every wake notifies under it: a wake
+            // after the checks finds the runner waiting, or its waker registered.
+            loop {
+                if done(core) {
+                    return Poll::Ready(Wait::Done);
                 }
+                if guard.escalations > self.escalations_seen {
+                    self.escalations_seen = guard.escalations;
+                    return Poll::Ready(Wait::Escalated);
+                }
+                if deadline.is_some_and(|deadline| core.clock.now() >= deadline) {
+                    return Poll::Ready(Wait::Expired);
+                }
+                // Under the wake lock: a future actor woken after this look wakes the group after
+                // it (the ready set wakes outside its own lock).
+                let ready = futures && self.driver.has_ready();
+                let budget = core.clock.wait_budget(deadline);
+                if self.blocking {
+                    if ready {
+                        break;
+                    }
+                    guard = match budget {
+                        Some(timeout) => pair.cond.wait_timeout(guard, timeout),
+                        None => pair.cond.wait(guard),
+                    };
+                    if futures {
+                        // Woken, perhaps by a future actor: drive it, outside the lock.
+                        break;
+                    }
+                    continue;
+                }
+                // A deadline past what `Instant` can hold is as good as none.
+                guard.until =
+                    budget.and_then(|budget| std::time::Instant::now().checked_add(budget));
                 if ready {
                     // Another pass is due: yield to the executor first (one pass per poll).
-                    guard.waker = None;
                     drop(guard);
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
+                match &guard.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => guard.waker = Some(cx.waker().clone()),
+                }
+                drop(guard);
                 if let Some(deadline) = deadline.filter(|_| budget.is_some()) {
-                    drop(guard);
                     if self.poll_sleep(cx, deadline) {
                         // The user's timer says the deadline has come: look again.
-                        continue;
+                        break;
                     }
                 }
+                return Poll::Pending;
             }
-            return Poll::Pending;
         }
     }
 
@@ -964,7 +974,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// teardown was requested from outside, a new one. Without one, interrupts go to
     /// [`spawn_lane`](Self::spawn_lane) as they come, which says what happens then.
     fn host_first_lane(&mut self, winner: Option<usize>) {
-        let lane = Arc::clone(&self.first_lane);
+        let lane = Arc::clone(&self.core.first_lane);
         let thread = match winner {
             Some(winner) if !self.driver.is_future(winner) => None,
             // A future actor's exit, or a request from outside, leaves no thread free: one is
@@ -980,7 +990,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
             },
         };
-        let lane = Arc::clone(&self.first_lane);
+        let lane = Arc::clone(&self.core.first_lane);
         self.hook_lane = Some(Arc::clone(&lane));
         self.lanes.push(LaneThread { lane, thread });
     }
@@ -1086,8 +1096,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
         }
         // Interrupts that are the group's own (a future actor's token or cancel) never block: with
         // no hook before them still to come, they are called here, in order, with no lane.
-        let lane_idle = self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle());
-        if lane_idle && jobs.iter().all(|job| self.entries[job.meta().0].inline) {
+        // (The lane's lock only when it matters: a group of thread actors never takes it here.)
+        if jobs.iter().all(|job| self.entries[job.meta().0].inline)
+            && self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle())
+        {
             for job in jobs {
                 let actor = job.meta().0;
                 let begin = self.now();
@@ -1137,8 +1149,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     /// Calls a hook on this thread and records it.
     fn call_here(&mut self, job: Job<E>) {
-        let (actor, hook, panic) = lane::call_here(&self.core, job);
-        lane::announce(&self.core, actor, hook, panic.is_some());
+        let (actor, hook, panic) = lane::call_here(&*self.core, job);
+        lane::announce(&*self.core, actor, hook, panic.is_some());
         let outcome = panic.map_or(HookOutcome::Returned, HookOutcome::Panicked);
         self.entries[actor].record(hook, outcome);
     }
@@ -1289,7 +1301,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 settle(&self.core, &mut self.entries[actor], actor, ended);
             }
         }
-        self.core.control.wake_pair().lock.lock().waker = None;
+        if !self.blocking {
+            // The task's waker, if the last wait left one: not kept past the run.
+            self.core.control.wake_pair().lock.lock().waker = None;
+        }
         let (winner_result, retained_error) = match Arc::try_unwrap(cause) {
             Ok(cause) => (cause.into_result(), false),
             Err(cause) => (None, matches!(cause.result(), Some(Err(_)))),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::actor::Policy;
 use crate::clock::RunClock;
+use crate::lane::{self, Lane};
 use crate::note::Note;
 use crate::observe::Herald;
 use crate::report::error_text;
@@ -30,6 +31,18 @@ pub(crate) struct Core<E> {
     pub(crate) names: Frozen<[String]>,
     pub(crate) clock: RunClock,
     pub(crate) herald: Herald,
+    /// The hook lane the first exit's thread serves once its execute has returned.
+    pub(crate) first_lane: Arc<Lane<E>>,
+}
+
+impl<E: Send + Sync + 'static> lane::Host for Core<E> {
+    fn emit(&self, note: Note) {
+        self.herald.emit(note);
+    }
+
+    fn notify(&self) {
+        self.control.notify();
+    }
 }
 
 impl<E> Core<E> {

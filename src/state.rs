@@ -94,15 +94,11 @@ pub(crate) struct Wake {
     ///
     /// [`Escalation::Request`]: crate::Escalation::Request
     pub(crate) escalated_by: Option<Trigger>,
-    /// Set by every [`WakePair::wake`]; cleared by the runner under this lock just before it
-    /// checks what it waits for. A wake that lands after that check finds it cleared and sets it,
-    /// so the runner does not park (no lost wake-up, `i12_*` loom models).
-    pub(crate) woken: bool,
     /// The task that polls the group's future ([`Group::run_async`](crate::Group::run_async)):
     /// taken and woken by the next wake.
     pub(crate) waker: Option<std::task::Waker>,
-    /// When a parked runner must look at the clock again (a real deadline), for the blocking
-    /// runner and for the timer thread of an async run.
+    /// When the task of an async run must look at the clock again (a real deadline), for its
+    /// timer thread.
     pub(crate) until: Option<std::time::Instant>,
     /// Tells the timer thread of an async run to end.
     pub(crate) timer_closed: bool,
@@ -121,8 +117,9 @@ impl WakePair {
     /// under it or before it (no lost wake-up); the task's waker is called after it is released
     /// (a waker is executor code).
     pub(crate) fn wake(&self, mut guard: MutexGuard<'_, Wake>) {
-        guard.woken = true;
-        self.cond.notify_all();
+        // One waiter at most: the blocking runner, or (async) the timer thread, or a supervised
+        // actor sleeping out a backoff on its own pair.
+        self.cond.notify_one();
         let waker = guard.waker.take();
         drop(guard);
         if let Some(waker) = waker {
@@ -235,27 +232,6 @@ impl Control {
     /// Wakes the caller. Taking the lock orders the notification after the caller's check.
     pub(crate) fn notify(&self) {
         self.wake.wake(self.wake.lock.lock());
-    }
-
-    /// Parks the blocking runner until the next wake, or until the deadline it left in
-    /// [`Wake::until`] has passed.
-    pub(crate) fn park(&self) {
-        let mut guard = self.wake.lock.lock();
-        loop {
-            if std::mem::take(&mut guard.woken) {
-                return;
-            }
-            guard = match guard.until {
-                Some(until) => {
-                    let now = std::time::Instant::now();
-                    if now >= until {
-                        return;
-                    }
-                    self.wake.cond.wait_timeout(guard, until - now)
-                }
-                None => self.wake.cond.wait(guard),
-            };
-        }
     }
 
     /// The group's identity, for its stages and actor ids: this block's address, which no other
