@@ -217,6 +217,15 @@ fn t03_i12_a_panicking_waker_does_not_strand_the_others() {
 // Future actors (issue 12): the same rules as thread actors, polled by the group's own driver.
 // ---------------------------------------------------------------------------------------------
 
+/// Asserts that `outcome` is a panic whose message is `message`.
+#[track_caller]
+fn assert_panicked(outcome: &Outcome<BoxError>, message: &str) {
+    match outcome {
+        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), message),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
 /// A future that is pending until `token` is stopped; then it returns `result`.
 async fn until_stopped(token: StopToken, result: Result<(), BoxError>) -> Result<(), BoxError> {
     token.stopped().await;
@@ -324,10 +333,7 @@ fn f01_i12_a_panic_in_poll_is_caught_by_name() {
     let report = report_of(group);
     let first = report.first_exit().unwrap();
     assert_eq!(first.name, "bomb");
-    match &first.outcome {
-        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "boom in poll"),
-        other => panic!("expected a panic, got {other:?}"),
-    }
+    assert_panicked(&first.outcome, "boom in poll");
     assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
 
     let mut group = Group::new();
@@ -361,10 +367,7 @@ fn f01_i12_a_panic_in_a_completed_futures_drop_is_the_actors_panic() {
         |_| {},
     );
     let report = report_of(group);
-    match &report.actors()[0].outcome {
-        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "boom in drop"),
-        other => panic!("expected a panic, got {other:?}"),
-    }
+    assert_panicked(&report.actors()[0].outcome, "boom in drop");
 }
 
 /// S05 + S06 (issue 12): a future actor that ignores its interrupt is not abandoned: escalation
@@ -711,10 +714,7 @@ fn f01_i12_a_spawned_actors_panic_is_caught_by_name() {
     let report = report_of(group);
     let first = report.first_exit().unwrap();
     assert_eq!(first.name, "bomb");
-    match &first.outcome {
-        Outcome::Panicked(payload) => assert_eq!(payload_text(payload), "spawned boom"),
-        other => panic!("expected a panic, got {other:?}"),
-    }
+    assert_panicked(&first.outcome, "spawned boom");
 }
 
 /// S05 + R11 (issue 12): escalation reaches a spawned actor that ignores its interrupt: its task

@@ -202,6 +202,19 @@ fn async_actor(
     }
 }
 
+/// The thread actor that triggers a timed teardown: it waits for `gate`, reads `t0` and fails.
+fn add_gated_trigger(group: &mut Group, gate: &Arc<Gate>, t0: &Arc<OnceLock<Instant>>) {
+    let (released, start) = (Arc::clone(gate), Arc::clone(t0));
+    group.add(
+        move || {
+            released.wait();
+            let _ = start.set(Instant::now());
+            Err("trigger".into())
+        },
+        |_| {},
+    );
+}
+
 /// T(N) of rungroup's async pattern: `teardown.rs`'s `Teardown::measure`, with token actors.
 fn teardown_rungroup(imp: Impl, n: usize) -> Duration {
     let tids: Vec<Arc<OnceLock<u32>>> = (0..n).map(|_| Arc::new(OnceLock::new())).collect();
@@ -211,15 +224,7 @@ fn teardown_rungroup(imp: Impl, n: usize) -> Duration {
     for tid in &tids {
         group.add_token(async_actor(imp, Some(Arc::clone(tid))));
     }
-    let (released, start) = (Arc::clone(&trigger), Arc::clone(&t0));
-    group.add(
-        move || {
-            released.wait();
-            let _ = start.set(Instant::now());
-            Err("trigger".into())
-        },
-        |_| {},
-    );
+    add_gated_trigger(&mut group, &trigger, &t0);
 
     let caller_tid = Arc::new(OnceLock::new());
     let published = Arc::clone(&caller_tid);
@@ -394,15 +399,7 @@ fn teardown_future_thread_trigger(n: usize) -> Duration {
     let t0 = Arc::new(OnceLock::new());
     let mut group = Group::new();
     add_future_actors(&mut group, n, Some(&started));
-    let (released, start) = (Arc::clone(&trigger), Arc::clone(&t0));
-    group.add(
-        move || {
-            released.wait();
-            let _ = start.set(Instant::now());
-            Err("trigger".into())
-        },
-        |_| {},
-    );
+    add_gated_trigger(&mut group, &trigger, &t0);
     let caller_tid = Arc::new(OnceLock::new());
     let published = Arc::clone(&caller_tid);
     let caller = thread::spawn(move || {

@@ -26,6 +26,18 @@ fn deaf(drops: &Arc<AtomicUsize>) -> impl Future<Output = Result<(), BoxError>> 
     }
 }
 
+/// Asserts that every actor of `report` ended `Ok`.
+#[track_caller]
+fn assert_all_ok(report: &rungroup::Report<BoxError>) {
+    assert!(
+        report
+            .actors()
+            .iter()
+            .all(|a| matches!(a.outcome, Outcome::Ok)),
+        "{report}"
+    );
+}
+
 /// A multi-threaded tokio runtime with `workers` worker threads.
 fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -137,13 +149,7 @@ async fn t03_i12_a_tokio_listener_is_a_future_actor() {
         |_| {},
     );
     let report = group.run_async_with_report().await;
-    assert!(
-        report
-            .actors()
-            .iter()
-            .all(|a| matches!(a.outcome, Outcome::Ok)),
-        "{report}"
-    );
+    assert_all_ok(&report);
     assert!(report.into_result().is_ok());
 }
 
@@ -214,13 +220,7 @@ fn r03_i12_run_async_on_smol() {
         );
         group.run_async_with_report().await
     });
-    assert!(
-        report
-            .actors()
-            .iter()
-            .all(|a| matches!(a.outcome, Outcome::Ok)),
-        "{report}"
-    );
+    assert_all_ok(&report);
     assert_eq!(report.first_exit().unwrap().name, "job");
 }
 
