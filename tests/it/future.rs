@@ -639,6 +639,15 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Asserts that the run's error, with its sources, says each of `words`.
+#[track_caller]
+fn assert_error_says(report: &rungroup::Report<BoxError>, words: &[&str]) {
+    let text = chain(report.error().expect("the run has an error"));
+    for word in words {
+        assert!(text.contains(word), "{word:?} not in {text:?}");
+    }
+}
+
 /// Every task on a thread of its own, polled by this file's `block_on`.
 struct ThreadPerTask;
 
@@ -788,11 +797,7 @@ fn f05_i12_spawned_without_an_executor_or_on_a_thread_is_refused() {
             .iter()
             .all(|a| matches!(a.outcome, Outcome::NotStarted))
     );
-    let text = chain(report.error().unwrap());
-    assert!(
-        text.contains("orphan") && text.contains("Group::executor"),
-        "{text}"
-    );
+    assert_error_says(&report, &["orphan", "Group::executor"]);
     // The execute was dropped uncalled: its guard went with it.
     assert_eq!(ran.count(), 1);
 
@@ -800,11 +805,7 @@ fn f05_i12_spawned_without_an_executor_or_on_a_thread_is_refused() {
     group.executor(ThreadPerTask);
     group.actor("thread").spawned().add(|| Ok(()), |_| {});
     let report = report_of(group);
-    let text = chain(report.error().unwrap());
-    assert!(
-        text.contains("thread") && text.contains("future actors only"),
-        "{text}"
-    );
+    assert_error_says(&report, &["thread", "future actors only"]);
 }
 
 /// F03 (issue 12): an executor that panics when asked to spawn is a spawn failure: what started
@@ -826,11 +827,7 @@ fn f03_i12_an_executor_that_panics_is_a_spawn_failure() {
         "{report}"
     );
     assert!(matches!(report.actors()[1].outcome, Outcome::NotStarted));
-    let text = chain(report.error().unwrap());
-    assert!(
-        text.contains("spawned") && text.contains("executor full"),
-        "{text}"
-    );
+    assert_error_says(&report, &["spawned", "executor full"]);
 }
 
 /// Issue 12: an executor that drops a task unpolled (shutting down) cancels the actor; the group
