@@ -310,11 +310,9 @@ pub(crate) fn run<E: Send + Sync + 'static>(group: Group<E>) -> Report<E> {
     // In blocking mode the runner waits inside its own poll, on the control's wake pair, so the
     // future completes in one poll; the task waker is never used.
     let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(report) = future.as_mut().poll(&mut cx) {
-            return report;
-        }
-        debug_assert!(false, "the blocking run returned Pending");
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(report) => report,
+        Poll::Pending => unreachable!("rungroup: the blocking run returned Pending"),
     }
 }
 
