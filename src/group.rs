@@ -332,8 +332,10 @@ impl<E: Send + Sync + 'static> Group<E> {
         self.builder(None).add_future_token(execute)
     }
 
-    /// Starts an actor with a name and options; finish it with [`ActorBuilder::add`] or
-    /// [`ActorBuilder::add_token`].
+    /// Starts an actor with a name and options; finish it with one of its `add*` methods
+    /// ([`ActorBuilder::add`], [`add_token`](ActorBuilder::add_token),
+    /// [`add_future`](ActorBuilder::add_future), ...) or `supervise*`. Each returns the actor's
+    /// [`ActorId`].
     ///
     /// # Examples
     ///
@@ -671,7 +673,7 @@ impl<E> fmt::Debug for Group<E> {
 /// # group.add(|| Ok(()), |_| {});
 /// # assert!(group.run().is_ok());
 /// ```
-#[must_use = "an actor is added only by `add`, `add_token`, `supervise` or `supervise_token`"]
+#[must_use = "an actor is added only by one of the `add*` or `supervise*` methods"]
 pub struct ActorBuilder<'g, E> {
     // `pub(crate)` for the helpers' builders (signal.rs, io.rs, nest.rs): they need the group's
     // control, the actor's name for messages, and any force hook the caller set.
