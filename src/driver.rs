@@ -143,6 +143,8 @@ pub(crate) struct Driver<E> {
     set: StdArc<ReadySet>,
     /// Where the next pass starts in its batch.
     turn: usize,
+    /// Whether any future actor was started.
+    started: bool,
     batch: Vec<usize>,
 }
 
@@ -152,13 +154,14 @@ impl<E> Driver<E> {
             slots: (0..actors).map(|_| None).collect(),
             set,
             turn: 0,
+            started: false,
             batch: Vec::new(),
         }
     }
 
-    /// Whether the group has any future actor at all.
+    /// Whether the group has any future actor at all (asked on every wait: kept, not counted).
     pub(crate) fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
+        !self.started
     }
 
     /// Starts actor `actor`: listed to be polled at the next pass. Returns its waker's handle (for
@@ -184,6 +187,7 @@ impl<E> Driver<E> {
             cancel: AtomicBool::new(false),
         });
         let waker = Waker::from(StdArc::clone(&handle));
+        self.started = true;
         self.slots[actor] = Some(Slot {
             future: Some(future),
             handle: StdArc::clone(&handle),

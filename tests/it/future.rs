@@ -54,6 +54,17 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Polls a `stopped()` future once with `waker`, which must find it pending.
+#[track_caller]
+fn assert_pending(stopped: &mut std::pin::Pin<Box<rungroup::Stopped>>, waker: &Waker) {
+    assert!(
+        stopped
+            .as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+    );
+}
+
 /// A waker that only counts (its `Arc`'s strong count says whether the token still holds it).
 fn counting() -> (Arc<Unpark>, Waker) {
     let unpark = Arc::new(Unpark {
@@ -104,18 +115,8 @@ fn t03_i12_stopped_keeps_only_its_latest_waker_and_drop_unregisters_it() {
     let (first, first_waker) = counting();
     let (latest, latest_waker) = counting();
     let mut stopped = Box::pin(token.stopped());
-    assert!(
-        stopped
-            .as_mut()
-            .poll(&mut Context::from_waker(&first_waker))
-            .is_pending()
-    );
-    assert!(
-        stopped
-            .as_mut()
-            .poll(&mut Context::from_waker(&latest_waker))
-            .is_pending()
-    );
+    assert_pending(&mut stopped, &first_waker);
+    assert_pending(&mut stopped, &latest_waker);
     drop((first_waker, latest_waker));
     assert_eq!(
         Arc::strong_count(&first),
@@ -188,24 +189,9 @@ fn t03_i12_a_panicking_waker_does_not_strand_the_others() {
     let mut first = Box::pin(token.stopped());
     let mut second = Box::pin(token.stopped());
     let mut third = Box::pin(token.stopped());
-    assert!(
-        first
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
-    assert!(
-        second
-            .as_mut()
-            .poll(&mut Context::from_waker(&grenade))
-            .is_pending()
-    );
-    assert!(
-        third
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    assert_pending(&mut first, &waker);
+    assert_pending(&mut second, &grenade);
+    assert_pending(&mut third, &waker);
     let stopper = token.clone();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || stopper.stop()));
     assert!(panicked.is_err(), "the waker's panic was swallowed");
