@@ -45,11 +45,51 @@ struct Inner {
     cond: Condvar,
 }
 
-/// The wakers of pending [`Stopped`] futures, each under the id of its future.
+/// The wakers of pending [`Stopped`] futures, each under the id of its future. The first one
+/// waiting has a place of its own: a token usually has one waiter (its actor), which then costs
+/// no allocation.
 #[derive(Default)]
 struct Wakers {
     next_id: u64,
-    waiting: Vec<(u64, Waker)>,
+    first: Option<(u64, Waker)>,
+    more: Vec<(u64, Waker)>,
+}
+
+impl Wakers {
+    /// The waker registered under `id`, if any.
+    fn find(&mut self, id: u64) -> Option<&mut Waker> {
+        match &mut self.first {
+            Some((entry, waker)) if *entry == id => Some(waker),
+            _ => self
+                .more
+                .iter_mut()
+                .find(|(entry, _)| *entry == id)
+                .map(|(_, waker)| waker),
+        }
+    }
+
+    fn push(&mut self, id: u64, waker: Waker) {
+        match &self.first {
+            None => self.first = Some((id, waker)),
+            Some(_) => self.more.push((id, waker)),
+        }
+    }
+
+    /// Takes the waker registered under `id` out, if any.
+    fn remove(&mut self, id: u64) -> Option<Waker> {
+        if self.first.as_ref().is_some_and(|(entry, _)| *entry == id) {
+            return self.first.take().map(|(_, waker)| waker);
+        }
+        let position = self.more.iter().position(|(entry, _)| *entry == id)?;
+        Some(self.more.swap_remove(position).1)
+    }
+
+    /// Takes every waker out.
+    fn take_all(&mut self) -> impl Iterator<Item = Waker> + use<> {
+        let first = self.first.take().map(|(_, waker)| waker);
+        let more = std::mem::take(&mut self.more);
+        first.into_iter().chain(more.into_iter().map(|(_, waker)| waker))
+    }
 }
 
 impl StopToken {
@@ -78,13 +118,13 @@ impl StopToken {
         // (a waker is executor code).
         let mut guard = self.inner.lock.lock();
         self.inner.cond.notify_all();
-        let wakers = std::mem::take(&mut guard.waiting);
+        let wakers = guard.take_all();
         drop(guard);
         // A waker is executor code: one that panics must not keep the others from being woken
         // (they are out of the list, no later `stop` would reach them). The first panic goes on
         // to the caller once every waker was called.
         let mut panic = None;
-        for (_, waker) in wakers {
+        for waker in wakers {
             if let Err(payload) = crate::unwind::catch(move || waker.wake()) {
                 panic.get_or_insert(payload);
             }
@@ -185,13 +225,13 @@ impl Future for Stopped {
         });
         // A replaced waker is dropped after the lock is released: its drop is executor code, and
         // may drop a task holding another `Stopped` of this token, whose `Drop` takes the lock.
-        let replaced = match wakers.waiting.iter_mut().find(|(entry, _)| *entry == id) {
-            Some((_, waker)) if !waker.will_wake(cx.waker()) => {
+        let replaced = match wakers.find(id) {
+            Some(waker) if !waker.will_wake(cx.waker()) => {
                 Some(std::mem::replace(waker, cx.waker().clone()))
             }
             Some(_) => None,
             None => {
-                wakers.waiting.push((id, cx.waker().clone()));
+                wakers.push(id, cx.waker().clone());
                 None
             }
         };
@@ -203,15 +243,19 @@ impl Future for Stopped {
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            // Dropped after the lock is released, as in `poll`.
-            let taken = {
-                let mut wakers = self.token.inner.lock.lock();
-                let position = wakers.waiting.iter().position(|(entry, _)| *entry == id);
-                position.map(|index| wakers.waiting.swap_remove(index))
-            };
-            drop(taken);
+        let Some(id) = self.id else {
+            return;
+        };
+        // Once the token is stopped, the `stop` that stopped it takes every registered waker (it
+        // sets the flag before it takes them): one of this future's still there is woken once,
+        // spuriously, and dropped by it. No lock to take then, the common case of a future
+        // dropped once it completed.
+        if self.token.is_stopped() {
+            return;
         }
+        // Dropped after the lock is released, as in `poll`.
+        let taken = self.token.inner.lock.lock().remove(id);
+        drop(taken);
     }
 }
 
