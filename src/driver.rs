@@ -21,6 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use crate::shared::Core;
 use crate::spawn::{Link, Proxy, Settled};
@@ -39,6 +40,8 @@ struct Queue {
 /// What every actor's waker shares: the ready set and the group to wake.
 pub(crate) struct ReadySet {
     queue: Mutex<Queue>,
+    /// Per actor: set by its interrupt when it is dropped at its interrupt.
+    cancelled: Box<[AtomicBool]>,
     /// Wakes the runner, whichever way it waits (a parked thread or a task).
     wake: Box<dyn Fn() + Send + Sync>,
 }
@@ -50,6 +53,7 @@ impl ReadySet {
                 list: Vec::new(),
                 listed: vec![false; actors],
             }),
+            cancelled: (0..actors).map(|_| AtomicBool::new(false)).collect(),
             wake,
         }
     }
@@ -85,21 +89,26 @@ impl ReadySet {
     }
 }
 
-/// One actor's waker, and its cancel-on-interrupt flag.
-pub(crate) struct ActorWaker {
+/// One actor's waker.
+struct ActorWaker {
     actor: usize,
     set: StdArc<ReadySet>,
-    /// Set by the actor's interrupt when it is dropped at its interrupt.
-    cancel: AtomicBool,
 }
 
-impl ActorWaker {
-    /// Asks the driver to drop this actor's future at its next pass (its interrupt, for an actor
-    /// that is dropped at its interrupt).
+/// The interrupt of an actor dropped at its interrupt ([`Group::add_future_cancel`]).
+///
+/// [`Group::add_future_cancel`]: crate::Group::add_future_cancel
+pub(crate) struct Canceller {
+    actor: usize,
+    set: StdArc<ReadySet>,
+}
+
+impl Canceller {
+    /// Asks the driver to drop this actor's future at its next pass.
     pub(crate) fn cancel(&self) {
         // ORDERING: the flag is read by the driver after it takes the actor from the ready set,
         // and `mark` goes through that set's mutex after this store: the lock orders them.
-        self.cancel.store(true, Ordering::Relaxed);
+        self.set.cancelled[self.actor].store(true, Ordering::Relaxed);
         self.set.mark(self.actor);
     }
 }
@@ -125,7 +134,6 @@ enum Body<E> {
 /// A future actor as the driver holds it.
 struct Slot<E> {
     future: Option<Body<E>>,
-    handle: StdArc<ActorWaker>,
     waker: Waker,
 }
 
@@ -164,37 +172,35 @@ impl<E> Driver<E> {
         !self.started
     }
 
-    /// Starts actor `actor`: listed to be polled at the next pass. Returns its waker's handle (for
-    /// an interrupt that cancels it).
-    pub(crate) fn start(&mut self, actor: usize, future: BoxFuture<E>) -> StdArc<ActorWaker> {
-        self.start_body(actor, Body::Local(future))
+    /// Starts actor `actor`: listed to be polled at the next pass.
+    pub(crate) fn start(&mut self, actor: usize, future: BoxFuture<E>) {
+        self.start_body(actor, Body::Local(future));
     }
 
     /// Starts actor `actor`, spawned on the user's executor: the driver polls its proxy.
-    pub(crate) fn start_spawned(
-        &mut self,
-        actor: usize,
-        proxy: Proxy<E>,
-        link: StdArc<Link<E>>,
-    ) -> StdArc<ActorWaker> {
-        self.start_body(actor, Body::Spawned(proxy, link))
+    pub(crate) fn start_spawned(&mut self, actor: usize, proxy: Proxy<E>, link: StdArc<Link<E>>) {
+        self.start_body(actor, Body::Spawned(proxy, link));
     }
 
-    fn start_body(&mut self, actor: usize, future: Body<E>) -> StdArc<ActorWaker> {
-        let handle = StdArc::new(ActorWaker {
+    fn start_body(&mut self, actor: usize, future: Body<E>) {
+        let waker = Waker::from(StdArc::new(ActorWaker {
             actor,
             set: StdArc::clone(&self.set),
-            cancel: AtomicBool::new(false),
-        });
-        let waker = Waker::from(StdArc::clone(&handle));
+        }));
         self.started = true;
         self.slots[actor] = Some(Slot {
             future: Some(future),
-            handle: StdArc::clone(&handle),
             waker,
         });
         self.set.mark(actor);
-        handle
+    }
+
+    /// The interrupt that drops `actor`'s future at the driver's next pass.
+    pub(crate) fn canceller(&self, actor: usize) -> Canceller {
+        Canceller {
+            actor,
+            set: StdArc::clone(&self.set),
+        }
     }
 
     /// Whether `actor` is a future actor.
@@ -215,22 +221,30 @@ impl<E> Driver<E> {
     }
 
     /// One pass: polls every actor in the ready set once, in a rotating order, and calls `ended`
-    /// for each that completed, panicked or was cancelled at its interrupt. Returns how long the
-    /// longest poll took, with its actor, as `measure` reports it.
+    /// for each that completed, panicked or was cancelled at its interrupt, with the run clock's
+    /// time once its future was dropped. Returns how long the longest poll took, with its actor.
+    ///
+    /// The clock is read once per poll: the time after one poll (and, for a future that
+    /// completed, its drop) is where the next one's begins, so what an actor is measured for
+    /// includes the driver's bookkeeping since the previous poll (nanoseconds, against a
+    /// [`SLOW_POLL`](crate::runner) of milliseconds). A drop that blocks is its actor's poll.
     pub(crate) fn pass(
         &mut self,
         core: &Core<E>,
-        mut ended: impl FnMut(usize, Ended<E>),
-    ) -> Option<(usize, std::time::Duration)> {
+        mut ended: impl FnMut(usize, Duration, Ended<E>),
+    ) -> Option<(usize, Duration)> {
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
         self.set.take(&mut batch);
-        let mut slowest: Option<(usize, std::time::Duration)> = None;
-        if !batch.is_empty() {
-            let start = self.turn % batch.len();
-            self.turn = self.turn.wrapping_add(1);
-            batch.rotate_left(start);
+        let mut slowest: Option<(usize, Duration)> = None;
+        if batch.is_empty() {
+            self.batch = batch;
+            return None;
         }
+        let start = self.turn % batch.len();
+        self.turn = self.turn.wrapping_add(1);
+        batch.rotate_left(start);
+        let mut last = core.clock.now();
         for &actor in &batch {
             let Some(slot) = self.slots[actor].as_mut() else {
                 continue;
@@ -239,48 +253,58 @@ impl<E> Driver<E> {
                 continue;
             };
             // ORDERING: see `ActorWaker::cancel`; the ready set's mutex was taken since.
-            if slot.handle.cancel.load(Ordering::Relaxed) {
+            if self.set.cancelled[actor].load(Ordering::Relaxed) {
                 if let Body::Spawned(_, link) = future {
                     // Its task drops it; the proxy completes once it has.
                     link.cancel();
                 } else {
                     let future = slot.future.take();
-                    ended(actor, Ended::Cancelled(unwind::drop_caught(future)));
+                    let panic = unwind::drop_caught(future);
+                    last = core.clock.now();
+                    ended(actor, last, Ended::Cancelled(panic));
                     continue;
                 }
             }
             let mut cx = Context::from_waker(&slot.waker);
-            let begin = core.clock.now();
             let polled = unwind::catch(|| match future {
                 Body::Local(future) => future.as_mut().poll(&mut cx).map(Settled::Exited),
                 Body::Spawned(proxy, _) => Pin::new(proxy).poll(&mut cx),
             });
-            let took = core.clock.now().saturating_sub(begin);
-            if slowest.is_none_or(|(_, longest)| took > longest) {
-                slowest = Some((actor, took));
-            }
             let result = match polled {
-                Ok(Poll::Pending) => continue,
-                Ok(Poll::Ready(Settled::Exited(result))) => Ok(result),
+                Ok(Poll::Pending) => None,
+                Ok(Poll::Ready(Settled::Exited(result))) => Some(Ok(Ok(result))),
                 Ok(Poll::Ready(Settled::Cancelled(panic))) => {
                     slot.future = None;
-                    ended(actor, Ended::Cancelled(panic));
-                    continue;
+                    Some(Err(panic))
                 }
-                Err(payload) => Err(payload),
+                Err(payload) => Some(Ok(Err(payload))),
             };
             // The future and everything it holds are dropped before its exit is recorded (R11);
             // a panic there is the actor's, as for a thread actor's captures.
-            let future = slot.future.take();
-            let result = match (unwind::drop_caught(future), result) {
-                (Some(payload), Ok(_)) => Err(payload),
-                (Some(payload), Err(first)) => {
-                    unwind::drop_quietly(payload);
-                    Err(first)
+            let end = match result {
+                None => None,
+                Some(Err(panic)) => Some(Ended::Cancelled(panic)),
+                Some(Ok(result)) => {
+                    let future = slot.future.take();
+                    Some(Ended::Exited(match (unwind::drop_caught(future), result) {
+                        (Some(payload), Ok(_)) => Err(payload),
+                        (Some(payload), Err(first)) => {
+                            unwind::drop_quietly(payload);
+                            Err(first)
+                        }
+                        (None, result) => result,
+                    }))
                 }
-                (None, result) => result,
             };
-            ended(actor, Ended::Exited(result));
+            let now = core.clock.now();
+            let took = now.saturating_sub(last);
+            last = now;
+            if slowest.is_none_or(|(_, longest)| took > longest) {
+                slowest = Some((actor, took));
+            }
+            if let Some(end) = end {
+                ended(actor, now, end);
+            }
         }
         self.batch = batch;
         slowest

@@ -403,7 +403,18 @@ impl Herald {
         StageSpan {}
     }
 
+    /// Lets go of the actors' names, once every event was delivered and the observer's thread (if
+    /// any) joined, so that the runner can move them into the report lines; events are dropped
+    /// from then on.
+    pub(crate) fn release_names(&mut self) {
+        self.names = Frozen::from(Vec::new());
+    }
+
     pub(crate) fn emit(&self, note: Note) {
+        // After `release_names`, the run is over: nothing is left to say.
+        if self.names.is_empty() {
+            return;
+        }
         #[cfg(all(unix, feature = "systemd"))]
         if let Some(systemd) = &self.systemd {
             systemd.note(&note, &self.names, &self.stages);

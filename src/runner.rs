@@ -66,15 +66,21 @@ use crate::unwind;
 use crate::unwind::{Payload, panic_message};
 use crate::why::{Cause, Escalation, Trigger};
 
-/// Settles a future actor that ended: its exit, as for a thread actor, then its stage.
-fn settle<E: 'static>(core: &Core<E>, entry: &mut Entry<E>, actor: usize, ended: Ended<E>) {
+/// Settles a future actor that ended at `at`: its exit, as for a thread actor, then its stage.
+fn settle<E: 'static>(
+    core: &Core<E>,
+    entry: &mut Entry<E>,
+    actor: usize,
+    at: Duration,
+    ended: Ended<E>,
+) {
     match ended {
         Ended::Exited(result) => {
-            publish_exit(core, actor, entry.policy, result, false);
+            publish_exit(core, actor, entry.policy, result, at, false);
         }
         Ended::Cancelled(panic) => {
             entry.drop_panics.extend(panic);
-            publish_exit(core, actor, entry.policy, Ok(Ok(())), true);
+            publish_exit(core, actor, entry.policy, Ok(Ok(())), at, true);
         }
     }
     if core.live.leave(entry.stage) {
@@ -322,7 +328,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     blocking: bool,
 ) -> Report<E> {
     let Group {
-        actors,
+        mut actors,
         stages,
         budget,
         kill_grace,
@@ -350,7 +356,11 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             escalation: None,
         })
         .collect();
-    let names: Frozen<[String]> = actors.iter().map(|actor| actor.name.clone()).collect();
+    // Moved, not copied: they go back into the report lines at the end (`Runner::take_names`).
+    let names: Frozen<[String]> = actors
+        .iter_mut()
+        .map(|actor| std::mem::take(&mut actor.name))
+        .collect();
     let stage_names: Frozen<[String]> = stages.iter().map(|stage| stage.name.clone()).collect();
 
     if actors.is_empty() {
@@ -397,7 +407,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             source: io::Error::new(io::ErrorKind::InvalidInput, problem),
         };
         let trigger = Trigger::SpawnFailed { actor };
-        return refuse(actors, stage_reports, &control, &clock, trigger, error);
+        return refuse(actors, &names, stage_reports, &control, &clock, trigger, error);
     }
 
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
@@ -470,7 +480,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let (herald, observer_thread, notifier_thread) = match started {
         Ok(started) => started,
         Err((trigger, error)) => {
-            return refuse(actors, stage_reports, &control, &clock, trigger, error);
+            return refuse(actors, &names, stage_reports, &control, &clock, trigger, error);
         }
     };
 
@@ -560,7 +570,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         };
         if spawn_error.is_none() {
             if let Body::Future { future, cancel } = execute {
-                let handle = match executor.as_deref().filter(|_| spawned) {
+                match executor.as_deref().filter(|_| spawned) {
                     None => runner.driver.start(index, future),
                     Some(executor) => match spawn::spawn(executor, future) {
                         Ok((proxy, link)) => runner.driver.start_spawned(index, proxy, link),
@@ -578,10 +588,11 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
                             continue;
                         }
                     },
-                };
+                }
                 if cancel {
                     entry.discard(interrupt);
-                    interrupt = Box::new(move |_: &Cause<E>| handle.cancel());
+                    let canceller = runner.driver.canceller(index);
+                    interrupt = Box::new(move |_: &Cause<E>| canceller.cancel());
                 }
                 entry.started = true;
                 entry.interrupt = Some(interrupt);
@@ -687,6 +698,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
 /// dropped (their drop panics kept), nothing called.
 fn refuse<E>(
     actors: Vec<ActorSpec<E>>,
+    names: &[String],
     stages: Vec<StageReport>,
     control: &Control,
     clock: &RunClock,
@@ -695,13 +707,14 @@ fn refuse<E>(
 ) -> Report<E> {
     let actors: Vec<ActorReport<E>> = actors
         .into_iter()
-        .map(|actor| {
+        .zip(names)
+        .map(|(actor, name)| {
             let mut drop_panics = Vec::new();
             drop_panics.extend(unwind::drop_caught(actor.execute));
             drop_panics.extend(unwind::drop_caught(actor.interrupt));
             drop_panics.extend(unwind::drop_caught(actor.force));
             ActorReport {
-                name: actor.name,
+                name: name.clone(),
                 stage: actor.stage,
                 policy: actor.policy,
                 outcome: Outcome::NotStarted,
@@ -880,8 +893,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if driver.is_empty() {
             return;
         }
-        let slowest = driver.pass(core, |actor, ended| {
-            settle(core, &mut entries[actor], actor, ended);
+        let slowest = driver.pass(core, |actor, at, ended| {
+            settle(core, &mut entries[actor], actor, at, ended);
         });
         if let Some((actor, took)) = slowest {
             self.note_held(actor, took);
@@ -1098,12 +1111,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if jobs.iter().all(|job| self.entries[job.meta().0].inline)
             && self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle())
         {
+            let mut last = self.now();
             for job in jobs {
+                // One clock read per hook: each one's end is where the next one's begins.
                 let actor = job.meta().0;
-                let begin = self.now();
                 self.call_here(job);
-                let took = self.now().saturating_sub(begin);
-                self.note_held(actor, took);
+                let now = self.now();
+                self.note_held(actor, now.saturating_sub(last));
+                last = now;
             }
             return;
         }
@@ -1192,7 +1207,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
             self.core.emit(Note::Escalated { actor });
             // A future actor is dropped: it cannot outlive the run the way a thread can.
             if let Some(ended) = self.driver.cancel(actor) {
-                settle(&self.core, &mut self.entries[actor], actor, ended);
+                let at = self.now();
+                settle(&self.core, &mut self.entries[actor], actor, at, ended);
             }
             if let Some(hook) = self.entries[actor].force.take() {
                 watched.extend(self.spawn_lane(vec![Job::Force { actor, hook }]));
@@ -1296,7 +1312,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // its stage draining): it is dropped, not left behind.
         for actor in 0..self.entries.len() {
             if let Some(ended) = self.driver.cancel(actor) {
-                settle(&self.core, &mut self.entries[actor], actor, ended);
+                let at = self.now();
+                settle(&self.core, &mut self.entries[actor], actor, at, ended);
             }
         }
         if !self.blocking {
@@ -1314,7 +1331,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let mut winner_result = winner_result;
         let entries = std::mem::take(&mut self.entries);
         for (index, mut entry) in entries.into_iter().enumerate() {
-            let name = self.core.names[index].clone();
+            // Filled at the end (`take_names`), when the names can be moved rather than copied.
+            let name = String::new();
             let (outcome, exited_at, first) = match &mut winner {
                 Some(w) if w.index == index => {
                     let outcome = match (w.payload.take(), winner_result.take()) {
@@ -1344,7 +1362,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     }
                     None => {
                         self.core.emit(Note::Abandoned { actor: index });
-                        abandoned.push(name.clone());
+                        abandoned.push(self.core.names[index].clone());
                         (Outcome::Abandoned, None, false)
                     }
                 },
@@ -1390,18 +1408,22 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 if !matches!(actors[actor].outcome, Outcome::Abandoned) {
                     self.core.emit(Note::Abandoned { actor });
                 }
-                actors[actor].name.clone()
+                self.core.names[actor].clone()
             })
             .collect();
         let skipped: Vec<String> = actors
             .iter()
-            .filter(|actor| matches!(actor.interrupt, HookOutcome::Skipped))
-            .map(|actor| actor.name.clone())
+            .zip(self.core.names.iter())
+            .filter(|(actor, _)| matches!(actor.interrupt, HookOutcome::Skipped))
+            .map(|(_, name)| name.clone())
             .collect();
         let (ready_at, never_ready) = self.readiness.finish();
         // The observer hears of the abandonments above before it is let go.
         let observer_missed = self.finish_observer().await;
         self.core.clock.stop(self.core.control.wake_pair());
+        for (line, name) in actors.iter_mut().zip(self.take_names()) {
+            line.name = name;
+        }
 
         let mut report = Report {
             trigger,
@@ -1480,6 +1502,19 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // observer's captures may be dropped here, and a panic there must not cost the report.
         unwind::drop_quietly(self.core);
         report
+    }
+
+    /// The actors' names, for their report lines, once no event is left to send: moved out of the
+    /// run's shared state when nothing else holds it any more (the common case), else copied (a
+    /// thread left behind, a readiness handle kept by the user, an observer thread given up on).
+    fn take_names(&mut self) -> Vec<String> {
+        if let Some(core) = Arc::get_mut(&mut self.core) {
+            core.herald.release_names();
+            if let Some(names) = Frozen::get_mut(&mut core.names) {
+                return names.iter_mut().map(std::mem::take).collect();
+            }
+        }
+        self.core.names.to_vec()
     }
 
     /// Sends systemd the run's last status and lets the notifier thread deliver what is queued,

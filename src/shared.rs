@@ -60,17 +60,18 @@ impl<E> Core<E> {
     }
 }
 
-/// Records an actor's exit, thread or future: its slot, the race for the first exit (unless it
-/// was cancelled: that only ever happens once teardown is under way), and the event. Returns
-/// whether it was the first exit. The caller then leaves the actor's stage.
+/// Records an actor's exit at `at` (the run clock's time once its execute, or its future, was
+/// consumed), thread or future: its slot, the race for the first exit (unless it was cancelled:
+/// that only ever happens once teardown is under way), and the event. Returns whether it was the
+/// first exit. The caller then leaves the actor's stage.
 pub(crate) fn publish_exit<E: 'static>(
     core: &Core<E>,
     index: usize,
     policy: Policy,
     result: Result<Result<(), E>, Payload>,
+    at: Duration,
     cancelled: bool,
 ) -> bool {
-    let at = core.clock.now();
     let label = match &result {
         _ if cancelled => "cancelled",
         Ok(Ok(())) => "ok",
