@@ -89,8 +89,9 @@ pub enum Event<'a> {
         /// The actor's name.
         actor: &'a str,
     },
-    /// A future actor held the group's thread for `took` (at least 10 ms) in one poll, or in its
-    /// interrupt (which the group calls on that thread too). Meanwhile no other future actor was
+    /// A future actor held the group's thread for `took` (at least 10 ms) in one poll (with the
+    /// drop of its future, if that poll completed it), or in its interrupt (which the group calls
+    /// on that thread too). Meanwhile no other future actor was
     /// polled and no deadline was checked (docs/async.md). Emitted when it is the longest so far.
     Stalled {
         /// The actor's name.

@@ -5,7 +5,7 @@
 //! unparks it. No runtime, no sleeps: a test waits only for what must happen, under the fuse.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -525,6 +525,35 @@ fn s06_i12_a_poll_that_blocks_the_thread_is_reported() {
     });
     assert!(result.is_ok());
     assert_eq!(stalls, ["hog 2s"]);
+}
+
+/// Issue 12, stuck polls: a completed future whose `Drop` blocks the group's thread is reported
+/// like a blocking poll (the drop is part of its actor's poll), and its exit time is taken after
+/// the drop (R11: the future is gone before its exit is recorded).
+#[test]
+fn s06_i12_a_drop_that_blocks_the_thread_is_reported() {
+    /// Completes at its first poll; holds the thread when it is dropped, after that.
+    struct HoldOnDrop(Option<Hold>);
+    impl Future for HoldOnDrop {
+        type Output = Result<(), BoxError>;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            Poll::Ready(Ok(()))
+        }
+    }
+    impl Drop for HoldOnDrop {
+        fn drop(&mut self) {
+            if let Some(hold) = self.0.take() {
+                hold.here();
+            }
+        }
+    }
+    let (stalls, result) = held_for(Duration::from_secs(4), |group, hold| {
+        group
+            .actor("sticky")
+            .add_future(HoldOnDrop(Some(hold)), |_| {});
+    });
+    assert!(result.is_ok());
+    assert_eq!(stalls, ["sticky 4s"]);
 }
 
 /// Issue 12, fairness: a future actor that wakes itself on every poll (a busy loop of yields)
