@@ -55,7 +55,9 @@ fn actor_main<E: Send + Sync + 'static>(
     if first {
         // This thread is free, and teardown needs one for the interrupts: it becomes the hook
         // lane, until the runner closes it.
-        lane::serve(&*core, &core.first_lane);
+        if let Some(lane) = &core.first_lane {
+            lane::serve(&*core, lane);
+        }
     }
 }
 

@@ -25,67 +25,111 @@ use std::time::Duration;
 
 use crate::shared::Core;
 use crate::spawn::{Link, Proxy, Settled};
-use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::state::Control;
+use crate::sync::Arc;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::unwind;
 use crate::unwind::Payload;
 
-/// The actors to poll next: a list in wake order, and a flag per actor so that each is listed once.
-#[derive(Default)]
-struct Queue {
-    list: Vec<usize>,
-    listed: Vec<bool>,
-}
-
 /// What every actor's waker shares: the ready set and the group to wake.
+///
+/// The set is a bitmap, a bit per actor, and a `pending` flag that says the group was woken since
+/// the driver last took the set. Marking an actor is a `fetch_or` (no lock: a stop that wakes a
+/// thousand future actors takes a thousand fewer locks), and only the mark that finds `pending`
+/// clear wakes the group (one parent wake per batch).
+///
+/// No lost wake-up: a mark sets its bit *then* swaps `pending` to true; the driver swaps
+/// `pending` to false *then* takes the bits. If the driver's take missed a mark's bit, that
+/// mark's swap comes after the driver's in `pending`'s order, reads false and wakes the group:
+/// both are read-modify-writes of one atomic, and a mark's swap that the driver's swap read would
+/// have published the bit to the take (`AcqRel`). The `i12_*` loom models check it.
 pub(crate) struct ReadySet {
-    queue: Mutex<Queue>,
-    /// Per actor: set by its interrupt when it is dropped at its interrupt.
-    cancelled: Box<[AtomicBool]>,
-    /// Wakes the runner, whichever way it waits (a parked thread or a task).
-    wake: Box<dyn Fn() + Send + Sync>,
+    /// The ready bits (bit `i % 64` of word `i / 64`: actor `i` is to be polled), then as many
+    /// words of cancel bits (set by an interrupt that drops its actor's future): one allocation.
+    words: Box<[AtomicU64]>,
+    /// The group was woken for marks the driver has not taken yet.
+    pending: AtomicBool,
+    /// Wakes the runner, whichever way it waits (a parked thread or a task); `None` in a group
+    /// without future actors, which never marks (no reference to count: loom explores each).
+    control: Option<Arc<Control>>,
 }
 
 impl ReadySet {
-    pub(crate) fn new(actors: usize, wake: Box<dyn Fn() + Send + Sync>) -> Self {
+    pub(crate) fn new(actors: usize, control: Option<Arc<Control>>) -> Self {
         Self {
-            queue: Mutex::new(Queue {
-                list: Vec::new(),
-                listed: vec![false; actors],
-            }),
-            cancelled: (0..actors).map(|_| AtomicBool::new(false)).collect(),
-            wake,
+            words: (0..2 * actors.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            pending: AtomicBool::new(false),
+            control,
         }
     }
 
-    /// Lists `actor` to be polled; wakes the group if the set was empty.
+    /// The ready bits' words.
+    fn ready(&self) -> &[AtomicU64] {
+        &self.words[..self.words.len() / 2]
+    }
+
+    /// Where `actor`'s cancel bit is, and which.
+    fn cancel_bit(&self, actor: usize) -> (&AtomicU64, u64) {
+        (
+            &self.words[self.words.len() / 2 + actor / 64],
+            1u64 << (actor % 64),
+        )
+    }
+
+    fn is_cancelled(&self, actor: usize) -> bool {
+        let (word, bit) = self.cancel_bit(actor);
+        // ORDERING: see `Canceller::cancel`.
+        word.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Lists `actor` to be polled; wakes the group unless it was woken since the last take.
     pub(crate) fn mark(&self, actor: usize) {
-        let first = {
-            let mut queue = self.queue.lock();
-            if std::mem::replace(&mut queue.listed[actor], true) {
-                return;
+        let bit = 1u64 << (actor % 64);
+        // ORDERING: Release publishes what the waking thread did before the wake (the cancel
+        // flag, whatever the future will read) to the driver's Acquire swap of the word; AcqRel
+        // on both RMWs here for the lost-wake-up argument above.
+        if self.ready()[actor / 64].fetch_or(bit, Ordering::AcqRel) & bit != 0 {
+            // Listed already: the take that unlists it comes after this, and polls it.
+            return;
+        }
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            if let Some(control) = &self.control {
+                control.notify();
             }
-            queue.list.push(actor);
-            queue.list.len() == 1
-        };
-        if first {
-            (self.wake)();
         }
     }
 
-    /// Takes the whole set, unlisting every actor in it (before any of them is polled).
+    /// Takes the whole set, unlisting every actor in it (before any of them is polled), in
+    /// index order.
     fn take(&self, into: &mut Vec<usize>) {
-        let mut queue = self.queue.lock();
-        let Queue { list, listed } = &mut *queue;
-        for &actor in list.iter() {
-            listed[actor] = false;
+        // ORDERING: see the type's doc; a mark whose swap this reads is published by it.
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            // No mark since the last take, or one between its bit and its swap, which wakes the
+            // group again.
+            return;
         }
-        into.append(list);
+        for (index, word) in self.ready().iter().enumerate() {
+            // ORDERING: a zero read here misses no mark published by the swap above (it happens
+            // before this load); a later mark wakes the group again. Relaxed suffices to skip.
+            if word.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                into.push(index * 64 + bit);
+            }
+        }
     }
 
-    /// Whether some actor is waiting to be polled.
+    /// Whether the group was woken for an actor not polled since.
     pub(crate) fn has_ready(&self) -> bool {
-        !self.queue.lock().list.is_empty()
+        // ORDERING: read under the runner's wake lock; a mark that sets it later wakes the
+        // runner through that lock (`wake`), so Acquire is only for what the mark published.
+        self.pending.load(Ordering::Acquire)
     }
 }
 
@@ -106,9 +150,11 @@ pub(crate) struct Canceller {
 impl Canceller {
     /// Asks the driver to drop this actor's future at its next pass.
     pub(crate) fn cancel(&self) {
-        // ORDERING: the flag is read by the driver after it takes the actor from the ready set,
-        // and `mark` goes through that set's mutex after this store: the lock orders them.
-        self.set.cancelled[self.actor].store(true, Ordering::Relaxed);
+        // ORDERING: the cancel bit is read by the driver after it takes the actor from the ready
+        // set, and `mark`'s Release `fetch_or` of the actor's ready bit, after this one, is what
+        // that take acquires: it orders them.
+        let (word, bit) = self.set.cancel_bit(self.actor);
+        word.fetch_or(bit, Ordering::Relaxed);
         self.set.mark(self.actor);
     }
 }
@@ -252,8 +298,8 @@ impl<E> Driver<E> {
             let Some(future) = slot.future.as_mut() else {
                 continue;
             };
-            // ORDERING: see `ActorWaker::cancel`; the ready set's mutex was taken since.
-            if self.set.cancelled[actor].load(Ordering::Relaxed) {
+            // ORDERING: see `Canceller::cancel`; the set's word was acquired since.
+            if self.set.is_cancelled(actor) {
                 if let Body::Spawned(_, link) = future {
                     // Its task drops it; the proxy completes once it has.
                     link.cancel();

@@ -408,7 +408,9 @@ impl Herald {
     /// any) joined, so that the runner can move them into the report lines; events are dropped
     /// from then on.
     pub(crate) fn release_names(&mut self) {
-        self.names = Frozen::from(Vec::new());
+        // One empty list for every run: no allocation on the way out of `run`.
+        static NONE: std::sync::OnceLock<Frozen<[String]>> = std::sync::OnceLock::new();
+        self.names = Frozen::clone(NONE.get_or_init(|| Frozen::from(Vec::new())));
     }
 
     pub(crate) fn emit(&self, note: Note) {

@@ -11,6 +11,7 @@
 //! report says when the group first became ready ([`Report::ready_at`](crate::Report::ready_at))
 //! and which handles never were ([`Report::never_ready`](crate::Report::never_ready)).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
@@ -46,7 +47,7 @@ struct State {
     ready_at: Option<Duration>,
     sink: Option<Frozen<dyn Sink>>,
     /// Transitions not yet announced, in the order they happened.
-    pending: VecDeque<(bool, String)>,
+    pending: VecDeque<(bool, Cow<'static, str>)>,
     /// A thread is announcing `pending` (outside the lock): it announces those queued meanwhile.
     announcing: bool,
 }
@@ -102,7 +103,11 @@ impl Shared {
     /// code: it may take a lock an actor holds while setting a handle, or set one itself), by one
     /// thread at a time, so events still come in the order of the transitions. Returns the
     /// guard once this thread has nothing left to announce.
-    fn update(&self, reason: &str, change: impl FnOnce(&mut State)) -> MutexGuard<'_, State> {
+    fn update(
+        &self,
+        reason: Cow<'static, str>,
+        change: impl FnOnce(&mut State),
+    ) -> MutexGuard<'_, State> {
         let mut state = self.state.lock();
         change(&mut state);
         let ready = state.computed();
@@ -117,7 +122,7 @@ impl Shared {
             if ready && state.ready_at.is_none() {
                 state.ready_at = Some(sink.now());
             }
-            state.pending.push_back((ready, reason.to_owned()));
+            state.pending.push_back((ready, reason));
         }
         self.cond.notify_all();
         if state.announcing {
@@ -152,20 +157,20 @@ impl Shared {
     /// The runner: every actor was started; events go to `sink` from now on.
     pub(crate) fn start(&self, sink: Frozen<dyn Sink>) {
         self.state.lock().sink = Some(sink);
-        drop(self.update("", |state| state.running = true));
+        drop(self.update(Cow::Borrowed(""), |state| state.running = true));
     }
 
     /// The runner: teardown was triggered. Not ready, for good; announced before this returns,
     /// so before anything teardown emits next.
     pub(crate) fn drain(&self) {
-        let state = self.update("teardown", |state| state.draining = true);
+        let state = self.update(Cow::Borrowed("teardown"), |state| state.draining = true);
         drop(self.announced(state));
     }
 
     /// The runner, at the end: no more events; returns when the group first became ready and
     /// the handles that were never set.
     pub(crate) fn finish(&self) -> (Option<Duration>, Vec<String>) {
-        let state = self.update("teardown", |state| {
+        let state = self.update(Cow::Borrowed("teardown"), |state| {
             state.draining = true;
             state.running = false;
         });
@@ -248,11 +253,11 @@ impl ReadyHandle {
 
     fn set(&self, value: bool) {
         let reason = if value {
-            String::new()
+            Cow::Borrowed("")
         } else {
-            format!("'{}' not ready", self.name())
+            Cow::Owned(format!("'{}' not ready", self.name()))
         };
-        drop(self.shared.update(&reason, |state| {
+        drop(self.shared.update(reason, |state| {
             let handle = &mut state.handles[self.index];
             handle.set = value;
             handle.ever_set |= value;

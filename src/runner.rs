@@ -225,6 +225,10 @@ impl<E: Send + Sync> ready::Sink for ReadySink<E> {
     }
 
     fn changed(&self, ready: bool, reason: &str) {
+        // The reason's copy only when someone listens.
+        if !self.core.herald.observed() {
+            return;
+        }
         self.core.emit(if ready {
             Note::Ready
         } else {
@@ -356,7 +360,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             escalation: None,
         })
         .collect();
-    // Moved, not copied: they go back into the report lines at the end (`Runner::take_names`).
+    // Moved, not copied: they go back into the report lines at the end (`Runner::name_lines`).
     let names: Frozen<[String]> = actors
         .iter_mut()
         .map(|actor| std::mem::take(&mut actor.name))
@@ -407,7 +411,15 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             source: io::Error::new(io::ErrorKind::InvalidInput, problem),
         };
         let trigger = Trigger::SpawnFailed { actor };
-        return refuse(actors, &names, stage_reports, &control, &clock, trigger, error);
+        return refuse(
+            actors,
+            &names,
+            stage_reports,
+            &control,
+            &clock,
+            trigger,
+            error,
+        );
     }
 
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
@@ -480,7 +492,15 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let (herald, observer_thread, notifier_thread) = match started {
         Ok(started) => started,
         Err((trigger, error)) => {
-            return refuse(actors, &names, stage_reports, &control, &clock, trigger, error);
+            return refuse(
+                actors,
+                &names,
+                stage_reports,
+                &control,
+                &clock,
+                trigger,
+                error,
+            );
         }
     };
 
@@ -490,12 +510,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     }
     // The ready set wakes the runner through the control; a group without future actors never
     // uses it, and gets one that holds nothing (no reference to count: loom explores every one).
-    let wake_runner: Box<dyn Fn() + Send + Sync> = if threads.len() < actors.len() {
-        let control = Arc::clone(&control);
-        Box::new(move || control.notify())
-    } else {
-        Box::new(|| {})
-    };
+    let wake_runner = (threads.len() < actors.len()).then(|| Arc::clone(&control));
     let ready_set = std::sync::Arc::new(ReadySet::new(actors.len(), wake_runner));
     let core = Arc::new(Core {
         control: Arc::clone(&control),
@@ -504,8 +519,10 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         names,
         clock,
         herald,
-        first_lane: Lane::new(Vec::new()),
+        first_lane: (!threads.is_empty()).then(|| Lane::new(Vec::new())),
     });
+    // Not kept across the run's waits: freed now rather than on the way out of `run`.
+    drop((threads, counts));
 
     let mut runner = Runner {
         core,
@@ -684,9 +701,8 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             Trigger::Exit { .. } | Trigger::Stop { .. } | Trigger::Signal { .. }
         )
         && !runner.core.live.all_done();
-    runner.teardown(&cause, triggered_at, lame_duck).await;
-
-    let teardown = runner.now().saturating_sub(triggered_at);
+    let ended = runner.teardown(&cause, triggered_at, lame_duck).await;
+    let teardown = ended.saturating_sub(triggered_at);
     let report = runner
         .finish(trigger, cause, winner, triggered_at, teardown, spawn_error)
         .await;
@@ -985,7 +1001,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// teardown was requested from outside, a new one. Without one, interrupts go to
     /// [`spawn_lane`](Self::spawn_lane) as they come, which says what happens then.
     fn host_first_lane(&mut self, winner: Option<usize>) {
-        let lane = Arc::clone(&self.core.first_lane);
+        // A group without thread actors has no first lane (and no use for one, below).
+        let Some(lane) = self.core.first_lane.clone() else {
+            return;
+        };
         let thread = match winner {
             Some(winner) if !self.driver.is_future(winner) => None,
             // A future actor's exit, or a request from outside, leaves no thread free: one is
@@ -993,7 +1012,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             // own interrupt is called here, see `send`).
             _ if !self.driver.is_empty() => return,
             Some(_) => None,
-            None => match Lane::start(&self.core, lane) {
+            None => match Lane::start(&self.core, Arc::clone(&lane)) {
                 Ok((_, thread)) => Some(thread),
                 Err(NoThread { error, .. }) => {
                     self.lane_error.get_or_insert(error);
@@ -1001,7 +1020,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 }
             },
         };
-        let lane = Arc::clone(&self.core.first_lane);
         self.hook_lane = Some(Arc::clone(&lane));
         self.lanes.push(LaneThread { lane, thread });
     }
@@ -1009,13 +1027,21 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// Teardown, as the [planner](crate::plan) says: the lame duck, then stage by stage,
     /// interrupt, wait to drain or run out, escalate what is left. This carries out its actions
     /// and tells it how each wait ended.
-    async fn teardown(&mut self, cause: &Arc<Cause<E>>, triggered_at: Duration, lame_duck: bool) {
-        let mut out = Vec::new();
-        let now = self.now();
+    /// Returns the time the planner was last told, when it said it was done.
+    async fn teardown(
+        &mut self,
+        cause: &Arc<Cause<E>>,
+        triggered_at: Duration,
+        lame_duck: bool,
+    ) -> Duration {
+        let (mut out, mut actions) = (Vec::new(), Vec::new());
+        let mut now = self.now();
         self.plan.start(triggered_at, now, lame_duck, &mut out);
         loop {
             let mut wait = None;
-            for action in std::mem::take(&mut out) {
+            // Two vectors in turn: the planner writes one while this reads the other.
+            std::mem::swap(&mut out, &mut actions);
+            for action in actions.drain(..) {
                 match action {
                     Action::LameDuck { delay } => self.core.emit(Note::LameDuck { delay }),
                     Action::LameDuckEnded { elapsed } => self.lame_duck_elapsed = Some(elapsed),
@@ -1043,7 +1069,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                         self.end_stage(stage, elapsed, expired, escalation);
                     }
                     Action::Wait { until, deadline } => wait = Some((until, deadline)),
-                    Action::Done => return,
+                    Action::Done => return now,
                 }
             }
             let (until, deadline) = wait.expect("the planner ends every batch with Wait or Done");
@@ -1052,7 +1078,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 Wait::Expired => Event::Expired,
                 Wait::Escalated => Event::Escalated(self.requested_escalation()),
             };
-            let now = self.now();
+            now = self.now();
             self.plan.on(event, now, &mut out);
         }
     }
@@ -1082,18 +1108,20 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// The interrupts of `stage` not yet handed out: every started actor's, whether or not it has
     /// already exited (R04).
     fn interrupts_of(&mut self, stage: usize, cause: &Arc<Cause<E>>) -> Vec<Job<E>> {
-        let members: Vec<usize> = self.members(stage).collect();
-        members
-            .into_iter()
-            .filter_map(|actor| {
-                let hook = self.entries[actor].interrupt.take()?;
-                Some(Job::Interrupt {
+        let mut jobs = Vec::new();
+        for (actor, entry) in self.entries.iter_mut().enumerate() {
+            if entry.stage != stage || !entry.started {
+                continue;
+            }
+            if let Some(hook) = entry.interrupt.take() {
+                jobs.push(Job::Interrupt {
                     actor,
                     hook,
                     cause: Arc::clone(cause),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        jobs
     }
 
     /// Hands interrupts to the hook lane, behind any it still has queued; starts a fresh hook
@@ -1331,7 +1359,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let mut winner_result = winner_result;
         let entries = std::mem::take(&mut self.entries);
         for (index, mut entry) in entries.into_iter().enumerate() {
-            // Filled at the end (`take_names`), when the names can be moved rather than copied.
+            // Filled at the end (`name_lines`), when the names can be moved rather than copied.
             let name = String::new();
             let (outcome, exited_at, first) = match &mut winner {
                 Some(w) if w.index == index => {
@@ -1421,9 +1449,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // The observer hears of the abandonments above before it is let go.
         let observer_missed = self.finish_observer().await;
         self.core.clock.stop(self.core.control.wake_pair());
-        for (line, name) in actors.iter_mut().zip(self.take_names()) {
-            line.name = name;
-        }
+        self.name_lines(&mut actors);
 
         let mut report = Report {
             trigger,
@@ -1507,14 +1533,19 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// The actors' names, for their report lines, once no event is left to send: moved out of the
     /// run's shared state when nothing else holds it any more (the common case), else copied (a
     /// thread left behind, a readiness handle kept by the user, an observer thread given up on).
-    fn take_names(&mut self) -> Vec<String> {
+    fn name_lines(&mut self, lines: &mut [ActorReport<E>]) {
         if let Some(core) = Arc::get_mut(&mut self.core) {
             core.herald.release_names();
             if let Some(names) = Frozen::get_mut(&mut core.names) {
-                return names.iter_mut().map(std::mem::take).collect();
+                for (line, name) in lines.iter_mut().zip(names.iter_mut()) {
+                    line.name = std::mem::take(name);
+                }
+                return;
             }
         }
-        self.core.names.to_vec()
+        for (line, name) in lines.iter_mut().zip(self.core.names.iter()) {
+            line.name.clone_from(name);
+        }
     }
 
     /// Sends systemd the run's last status and lets the notifier thread deliver what is queued,

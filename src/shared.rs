@@ -31,8 +31,9 @@ pub(crate) struct Core<E> {
     pub(crate) names: Frozen<[String]>,
     pub(crate) clock: RunClock,
     pub(crate) herald: Herald,
-    /// The hook lane the first exit's thread serves once its execute has returned.
-    pub(crate) first_lane: Arc<Lane<E>>,
+    /// The hook lane the first exit's thread serves once its execute has returned; a group
+    /// without thread actors has none.
+    pub(crate) first_lane: Option<Arc<Lane<E>>>,
 }
 
 impl<E: Send + Sync + 'static> lane::Host for Core<E> {

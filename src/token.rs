@@ -88,7 +88,9 @@ impl Wakers {
     fn take_all(&mut self) -> impl Iterator<Item = Waker> + use<> {
         let first = self.first.take().map(|(_, waker)| waker);
         let more = std::mem::take(&mut self.more);
-        first.into_iter().chain(more.into_iter().map(|(_, waker)| waker))
+        first
+            .into_iter()
+            .chain(more.into_iter().map(|(_, waker)| waker))
     }
 }
 
