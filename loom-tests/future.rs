@@ -66,6 +66,41 @@ fn t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread() {
     );
 }
 
+/// Issue 12 (R08, T03): a wake that lands while the driver takes the ready set is never lost.
+/// Actor 0 waits for a token stopped by another thread; actor 1 wakes itself once (one more pass)
+/// and then waits for its interrupt. The outside stop can then mark actor 0 in the middle of the
+/// second pass's take, when the set's "woken" flag is still up from actor 1's wake: the take must
+/// clear that flag before it reads the bits, or the mark neither is taken nor wakes the group,
+/// and the runner parks with actor 0 ready (the seeded `ready-set-pending-cleared-last`).
+#[test]
+fn t03_i12_a_wake_during_the_drivers_take_is_never_lost() {
+    check("t03_i12_a_wake_during_the_drivers_take_is_never_lost", || {
+        let probe = Probe::new();
+        let outside = StopToken::new();
+        let mut group = Group::new();
+        add_woken_from_outside(&mut group, &probe, 0, &outside);
+        group.actor(name(1)).add_future_token(|token| async move {
+            let mut yielded = false;
+            std::future::poll_fn(move |cx| {
+                if std::mem::replace(&mut yielded, true) {
+                    return std::task::Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            })
+            .await;
+            token.stopped().await;
+            Ok(())
+        });
+        let stopper = loom::thread::spawn(move || outside.stop());
+        let report = group.run_with_report();
+        stopper.join().unwrap();
+        assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+        assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+        assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
+    });
+}
+
 /// R03, R04, R06 (issue 12): the first exit races between a future actor and a thread actor. Both
 /// return `Err` at once. Exactly one is the first exit, its error is what every interrupt sees
 /// and what `run` returns; each interrupt is called once, in order.
