@@ -49,7 +49,7 @@ fn actor_main<E: Send + Sync + 'static>(
         Body::Supervised(supervisor) => supervisor.run(&core, index),
         Body::Future { .. } => unreachable!("future actors are polled by the driver"),
     };
-    let first = publish_exit(&core, index, policy, result, core.clock.now(), false);
+    let first = publish_exit(&core, index, policy, result, core.clock.now());
     drop(guard);
     drop(span);
     if first {

@@ -56,7 +56,7 @@ use crate::observe::StageSpan;
 use crate::plan::{Action, Event, Plan, Until};
 use crate::ready;
 use crate::report::{ActorReport, HookOutcome, Outcome, Report, ServiceReport, StageReport};
-use crate::shared::{Core, Exit, publish_exit};
+use crate::shared::{Core, Exit, record_exit};
 use crate::spawn;
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::supervise::Shared;
@@ -74,15 +74,18 @@ fn settle<E: 'static>(
     at: Duration,
     ended: Ended<E>,
 ) {
-    match ended {
-        Ended::Exited(result) => {
-            publish_exit(core, actor, entry.policy, result, at, false);
-        }
+    let (result, cancelled) = match ended {
+        Ended::Exited(result) => (result, false),
         Ended::Cancelled(panic) => {
             entry.drop_panics.extend(panic);
-            publish_exit(core, actor, entry.policy, Ok(Ok(())), at, true);
+            (Ok(Ok(())), true)
         }
-    }
+    };
+    // Kept in the entry: only this thread, the runner's, reads it (no lock).
+    let policy = entry.policy;
+    record_exit(core, actor, policy, result, at, cancelled, |exit| {
+        entry.exit = Some(exit);
+    });
     if core.live.leave(entry.stage) {
         core.notify();
     }
@@ -143,6 +146,8 @@ struct Entry<E> {
     supervisor: Option<Arc<Shared<E>>>,
     /// Its interrupt is the group's own and cannot block: the runner may call it itself.
     inline: bool,
+    /// A future actor's exit (a thread actor's is in its shared slot, `Core::slots`).
+    exit: Option<Exit<E>>,
 }
 
 impl<E> Entry<E> {
@@ -584,6 +589,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             drop_panics: Vec::new(),
             supervisor: None,
             inline,
+            exit: None,
         };
         if spawn_error.is_none() {
             if let Body::Future { future, cancel } = execute {
@@ -957,9 +963,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
             let cause = Cause::other(external.clone(), actor);
             return (external, cause, None);
         }
-        let exit = self.core.slots[who]
-            .lock()
+        let exit = self.entries[who]
+            .exit
             .take()
+            .or_else(|| self.core.slots[who].lock().take())
             .expect("the winner publishes its exit before its compare-exchange");
         let actor = self.core.names[who].clone();
         let trigger = Trigger::Exit { actor: who };
@@ -988,7 +995,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// Whether `actor`'s execute has returned: its slot is filled, or it is the first exit (whose
     /// slot `resolve_cause` emptied; the state word still names it).
     fn has_exited(&self, actor: usize) -> bool {
-        who(self.core.control.load()) == Some(actor) || self.core.has_exited(actor)
+        who(self.core.control.load()) == Some(actor)
+            || self.entries[actor].exit.is_some()
+            || self.core.has_exited(actor)
     }
 
     /// The started actors of `stage`, in registration order.
@@ -1374,7 +1383,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     (outcome, Some(w.at), true)
                 }
                 _ if !entry.started => (Outcome::NotStarted, None, false),
-                _ => match self.core.slots[index].lock().take() {
+                _ => match entry
+                    .exit
+                    .take()
+                    .or_else(|| self.core.slots[index].lock().take())
+                {
                     Some(Exit {
                         result,
                         at,

@@ -26,7 +26,8 @@ pub(crate) struct Exit<E> {
 pub(crate) struct Core<E> {
     pub(crate) control: Arc<Control>,
     pub(crate) live: Live,
-    /// One slot per actor, written once by that actor's thread (its only lock).
+    /// One slot per actor, written once by a thread actor's thread (its only lock). A future
+    /// actor's exit is kept in its entry instead, by the runner's thread, which polls it.
     pub(crate) slots: Box<[Mutex<Option<Exit<E>>>]>,
     pub(crate) names: Frozen<[String]>,
     pub(crate) clock: RunClock,
@@ -61,17 +62,34 @@ impl<E> Core<E> {
     }
 }
 
-/// Records an actor's exit at `at` (the run clock's time once its execute, or its future, was
-/// consumed), thread or future: its slot, the race for the first exit (unless it was cancelled:
-/// that only ever happens once teardown is under way), and the event. Returns whether it was the
-/// first exit. The caller then leaves the actor's stage.
+/// Records a thread actor's exit at `at` (the run clock's time once its execute was consumed):
+/// its slot, the race for the first exit, and the event. Returns whether it was the first exit.
+/// The caller then leaves the actor's stage.
 pub(crate) fn publish_exit<E: 'static>(
     core: &Core<E>,
     index: usize,
     policy: Policy,
     result: Result<Result<(), E>, Payload>,
     at: Duration,
+) -> bool {
+    record_exit(core, index, policy, result, at, false, |exit| {
+        // Publish the outcome first: the runner reads the winner's slot after seeing the win.
+        *core.slots[index].lock() = Some(exit);
+    })
+}
+
+/// Records an actor's exit, thread or future: `store` keeps it where the runner will look (a
+/// thread actor's shared slot; a future actor's entry, on the runner's own thread), then the race
+/// for the first exit (unless it was cancelled: that only ever happens once teardown is under
+/// way), and the event. Returns whether it was the first exit.
+pub(crate) fn record_exit<E: 'static>(
+    core: &Core<E>,
+    index: usize,
+    policy: Policy,
+    result: Result<Result<(), E>, Payload>,
+    at: Duration,
     cancelled: bool,
+    store: impl FnOnce(Exit<E>),
 ) -> bool {
     let label = match &result {
         _ if cancelled => "cancelled",
@@ -89,8 +107,7 @@ pub(crate) fn publish_exit<E: 'static>(
         Ok(Err(error)) => error_text(error),
         Err(payload) => Some(panic_message(payload.as_ref())),
     };
-    // Publish the outcome first: the runner reads the winner's slot after seeing the win.
-    *core.slots[index].lock() = Some(Exit {
+    store(Exit {
         result,
         at,
         cancelled,
