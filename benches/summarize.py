@@ -53,12 +53,14 @@ ASYNC_IMPLS = [
     "tokio-joinset",
     "rungroup-future-run",
     "rungroup-future-tokio",
+    "future-floor",
     "rungroup-future-run-thread-trigger",
     "rungroup-token-async",
     "rungroup-token-tokio",
 ]
-# Measured only on request (RUNGROUP_BENCH_THREAD_TRIGGER=1, RUNGROUP_BENCH_TOKIO_PER_ACTOR=1).
-OPTIONAL_IMPLS = {"rungroup-future-run-thread-trigger", "rungroup-token-tokio"}
+# Measured only on request (RUNGROUP_BENCH_THREAD_TRIGGER=1, RUNGROUP_BENCH_TOKIO_PER_ACTOR=1), or
+# not in every recorded run (future-floor came later).
+OPTIONAL_IMPLS = {"rungroup-future-run-thread-trigger", "rungroup-token-tokio", "future-floor"}
 
 
 def main_async(root):
@@ -70,6 +72,8 @@ def main_async(root):
         ]
         print(f"\n**{scenario}** (median / p90 (runs))\n")
         ratios = ["future-run/tokio", "future-tokio/tokio", "token-async/tokio"]
+        if "future-floor" in impls:
+            ratios += ["floor/tokio", "future-run/floor"]
         header = ["N"] + impls + ratios + ["tokio per actor", "future-run per actor"]
         print("| " + " | ".join(header) + " |")
         print("|" + "--:|" * len(header))
@@ -85,6 +89,10 @@ def main_async(root):
             for impl in ["rungroup-future-run", "rungroup-future-tokio", "rungroup-token-async"]:
                 ratio = cells[impl][0] / tokio
                 row.append(f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×")
+            if "future-floor" in impls:
+                floor = cells["future-floor"][0]
+                row.append(f"{floor / tokio:.2f}×")
+                row.append(f"{cells['rungroup-future-run'][0] / floor:.2f}×")
             row.append(f"{tokio / n / 1e3:.2f} µs")
             row.append(f"{cells['rungroup-future-run'][0] / n / 1e3:.2f} µs")
             print("| " + " | ".join(row) + " |")

@@ -56,6 +56,15 @@
 //!     polled to `stopped()` and the trigger's and the caller's threads are proven asleep in
 //!     `futex`. A mixed group: what a first exit from another thread (a thread actor, a signal,
 //!     a stop request) costs a group of future actors, which the tokio group does not measure.
+//!   - `future-floor`: the least that any group of N future actors, each a boxed future awaiting
+//!     `stopped()` of its own [`StopToken`], can do, with nothing of a group: the futures in a
+//!     `Vec`, one shared waker that only counts (no waker per actor, so no ready set: the floor
+//!     polls all N again), each polled once (pending) before the clock starts. Timed: `t0`, read
+//!     just before the first `stop()`, to `t1`, read once the N tokens are stopped, the N futures
+//!     polled to completion and dropped, and the N stoppers dropped: no interrupt closures, no
+//!     exit records or times, no report, no names. A lower bound for the first three designs
+//!     above, not a design: what is left of their cost once everything the issue asks of a group
+//!     is taken away.
 //! - **`async-lifecycle/<impl>/<N>`, L(N)**: N actors that await their stop plus one actor that
 //!   returns an error at once; on that first exit every other actor is stopped and awaited.
 //!   - `rungroup-token-async`: the same N token actors with [`block_on`] and an extra actor that
@@ -67,6 +76,9 @@
 //!     runtime built untimed just before it, as for the tokio group. The report is dropped
 //!     untimed. `rungroup-future-run-thread-trigger`: the same with the trigger
 //!     `common::time_run_with_trigger` adds (a thread actor that returns an error at once).
+//!   - `future-floor`: building the N futures and a future that returns an error at once (boxed,
+//!     with their tokens), polling each once, on the error stopping the N tokens, polling them to
+//!     completion and dropping everything; timed whole.
 //!   - `tokio-joinset`: the whole `block_on` call on a runtime built (untimed) just before it:
 //!     create the token and the `JoinSet`, spawn the N tasks and a task that returns an error at
 //!     once, await the first result (the error), `cancel()`, await the other N. Building and
@@ -125,6 +137,8 @@ enum Impl {
     FutureTokio,
     /// As `FutureRun`, but the trigger is a thread actor (an experiment: a mixed group).
     FutureRunThreadTrigger,
+    /// The least any group of boxed future actors, each awaiting its own `StopToken`, can do.
+    FutureFloor,
 }
 
 impl Impl {
@@ -136,6 +150,7 @@ impl Impl {
             Impl::FutureRun => "rungroup-future-run",
             Impl::FutureTokio => "rungroup-future-tokio",
             Impl::FutureRunThreadTrigger => "rungroup-future-run-thread-trigger",
+            Impl::FutureFloor => "future-floor",
         }
     }
 }
@@ -468,16 +483,114 @@ fn lifecycle_future(imp: Impl, n: usize) -> Duration {
     elapsed
 }
 
+// ---- The floor of future actors --------------------------------------------------------------
+
+/// The floor's one waker: counts its wakes, nothing else.
+struct CountWakes(AtomicUsize);
+
+impl Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+type FloorFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// N boxed futures awaiting their own token, and the tokens' stoppers.
+fn floor_actors(n: usize) -> (Vec<Option<FloorFuture>>, Vec<StopToken>) {
+    (0..n)
+        .map(|_| {
+            let token = StopToken::new();
+            let stopper = token.clone();
+            let future: FloorFuture = Box::pin(async move {
+                token.stopped().await;
+                Ok(())
+            });
+            (Some(future), stopper)
+        })
+        .unzip()
+}
+
+/// Polls every future still there once; drops those that completed. Returns how many did.
+fn floor_pass(futures: &mut [Option<FloorFuture>], cx: &mut Context<'_>) -> usize {
+    let mut done = 0;
+    for slot in futures.iter_mut() {
+        if let Some(future) = slot {
+            if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                black_box(result.is_ok());
+                *slot = None;
+                done += 1;
+            }
+        }
+    }
+    done
+}
+
+/// T(N) of the floor: from the first `stop()` to the last future and stopper dropped.
+fn teardown_floor(n: usize) -> Duration {
+    let waker = Waker::from(Arc::new(CountWakes(AtomicUsize::new(0))));
+    let mut cx = Context::from_waker(&waker);
+    let (mut futures, stoppers) = floor_actors(n);
+    assert_eq!(
+        floor_pass(&mut futures, &mut cx),
+        0,
+        "every future awaits its stop"
+    );
+    let t0 = Instant::now();
+    for stopper in &stoppers {
+        stopper.stop();
+    }
+    let done = floor_pass(&mut futures, &mut cx);
+    drop(stoppers);
+    drop(futures);
+    let t1 = Instant::now();
+    assert_eq!(done, n, "every future completed");
+    t1 - t0
+}
+
+/// L(N) of the floor: build, poll, the error, stop, poll to completion, drop; timed whole.
+fn lifecycle_floor(n: usize) -> Duration {
+    let t0 = Instant::now();
+    let waker = Waker::from(Arc::new(CountWakes(AtomicUsize::new(0))));
+    let mut cx = Context::from_waker(&waker);
+    let (mut futures, stoppers) = floor_actors(n);
+    let trigger: FloorFuture = Box::pin(async { Err::<(), BoxError>("trigger".into()) });
+    futures.push(Some(trigger));
+    assert_eq!(
+        floor_pass(&mut futures, &mut cx),
+        1,
+        "the trigger fails at once"
+    );
+    for stopper in &stoppers {
+        stopper.stop();
+    }
+    let done = floor_pass(&mut futures, &mut cx);
+    drop(stoppers);
+    drop(futures);
+    let elapsed = t0.elapsed();
+    assert_eq!(done, n, "every future completed");
+    elapsed
+}
+
 fn scenario(c: &mut Criterion, name: &str, once: fn(Impl, usize) -> Duration) {
     let per_actor_tokio = env_flag("RUNGROUP_BENCH_TOKIO_PER_ACTOR").then_some(Impl::RungroupTokio);
     let thread_trigger =
         env_flag("RUNGROUP_BENCH_THREAD_TRIGGER").then_some(Impl::FutureRunThreadTrigger);
-    let impls: Vec<Impl> = [Impl::Tokio, Impl::FutureRun, Impl::FutureTokio]
-        .into_iter()
-        .chain(thread_trigger)
-        .chain([Impl::Rungroup])
-        .chain(per_actor_tokio)
-        .collect();
+    let impls: Vec<Impl> = [
+        Impl::Tokio,
+        Impl::FutureRun,
+        Impl::FutureTokio,
+        Impl::FutureFloor,
+    ]
+    .into_iter()
+    .chain(thread_trigger)
+    .chain([Impl::Rungroup])
+    .chain(per_actor_tokio)
+    .collect();
     common::scenario(c, name, &impls, Impl::name, once);
 }
 
@@ -488,6 +601,7 @@ fn main() {
         Impl::Tokio => teardown_tokio(n),
         Impl::FutureRun | Impl::FutureTokio => teardown_future(imp, n),
         Impl::FutureRunThreadTrigger => teardown_future_thread_trigger(n),
+        Impl::FutureFloor => teardown_floor(n),
         Impl::Rungroup | Impl::RungroupTokio => teardown_rungroup(imp, n),
     });
     scenario(&mut criterion, "async-lifecycle", |imp, n| match imp {
@@ -495,6 +609,7 @@ fn main() {
         Impl::FutureRun | Impl::FutureTokio | Impl::FutureRunThreadTrigger => {
             lifecycle_future(imp, n)
         }
+        Impl::FutureFloor => lifecycle_floor(n),
         Impl::Rungroup | Impl::RungroupTokio => lifecycle_rungroup(imp, n),
     });
     criterion.final_summary();
