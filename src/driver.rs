@@ -177,10 +177,29 @@ enum Body<E> {
     Spawned(Proxy<E>, StdArc<Link<E>>),
 }
 
-/// A future actor as the driver holds it.
-struct Slot<E> {
+/// A future actor's part of its cell (the runner's entry for it): what the driver polls, and
+/// its waker, built once. The driver itself keeps no per-actor state but the ready set's bits.
+pub(crate) struct Polled<E> {
     future: Option<Body<E>>,
     waker: Waker,
+}
+
+impl<E> Polled<E> {
+    /// Drops the future if it is still there. A spawned actor's task is asked to drop it, and
+    /// its end comes through a later pass (`None` here).
+    pub(crate) fn cancel(&mut self) -> Option<Ended<E>> {
+        if let Some(Body::Spawned(_, link)) = &self.future {
+            link.cancel();
+            return None;
+        }
+        let future = self.future.take()?;
+        Some(Ended::Cancelled(unwind::drop_caught(future)))
+    }
+}
+
+/// Where the driver finds a future actor's [`Polled`] part: the runner's per-actor cell.
+pub(crate) trait Cell<E> {
+    fn polled(&mut self) -> Option<&mut Polled<E>>;
 }
 
 /// How a future actor ended, for the runner's bookkeeping.
@@ -191,9 +210,8 @@ pub(crate) enum Ended<E> {
     Cancelled(Option<Payload>),
 }
 
-/// The future actors of one run, by actor index.
-pub(crate) struct Driver<E> {
-    slots: Vec<Option<Slot<E>>>,
+/// The driver of one run's future actors: the ready set, and where the next pass starts.
+pub(crate) struct Driver {
     set: StdArc<ReadySet>,
     /// Where the next pass starts in its batch.
     turn: usize,
@@ -202,10 +220,9 @@ pub(crate) struct Driver<E> {
     batch: Vec<usize>,
 }
 
-impl<E> Driver<E> {
-    pub(crate) fn new(actors: usize, set: StdArc<ReadySet>) -> Self {
+impl Driver {
+    pub(crate) fn new(set: StdArc<ReadySet>) -> Self {
         Self {
-            slots: (0..actors).map(|_| None).collect(),
             set,
             turn: 0,
             started: false,
@@ -218,27 +235,32 @@ impl<E> Driver<E> {
         !self.started
     }
 
-    /// Starts actor `actor`: listed to be polled at the next pass.
-    pub(crate) fn start(&mut self, actor: usize, future: BoxFuture<E>) {
-        self.start_body(actor, Body::Local(future));
+    /// Starts actor `actor`: listed to be polled at the next pass. Returns its part of its cell.
+    pub(crate) fn start<E>(&mut self, actor: usize, future: BoxFuture<E>) -> Polled<E> {
+        self.start_body(actor, Body::Local(future))
     }
 
     /// Starts actor `actor`, spawned on the user's executor: the driver polls its proxy.
-    pub(crate) fn start_spawned(&mut self, actor: usize, proxy: Proxy<E>, link: StdArc<Link<E>>) {
-        self.start_body(actor, Body::Spawned(proxy, link));
+    pub(crate) fn start_spawned<E>(
+        &mut self,
+        actor: usize,
+        proxy: Proxy<E>,
+        link: StdArc<Link<E>>,
+    ) -> Polled<E> {
+        self.start_body(actor, Body::Spawned(proxy, link))
     }
 
-    fn start_body(&mut self, actor: usize, future: Body<E>) {
+    fn start_body<E>(&mut self, actor: usize, future: Body<E>) -> Polled<E> {
         let waker = Waker::from(StdArc::new(ActorWaker {
             actor,
             set: StdArc::clone(&self.set),
         }));
         self.started = true;
-        self.slots[actor] = Some(Slot {
+        self.set.mark(actor);
+        Polled {
             future: Some(future),
             waker,
-        });
-        self.set.mark(actor);
+        }
     }
 
     /// The interrupt that drops `actor`'s future at the driver's next pass.
@@ -249,23 +271,6 @@ impl<E> Driver<E> {
         }
     }
 
-    /// Whether `actor` is a future actor.
-    pub(crate) fn is_future(&self, actor: usize) -> bool {
-        self.slots[actor].is_some()
-    }
-
-    /// Drops `actor`'s future if it is still there. A spawned actor's task is asked to drop it,
-    /// and its end comes through a later pass (`None` here).
-    pub(crate) fn cancel(&mut self, actor: usize) -> Option<Ended<E>> {
-        let slot = self.slots[actor].as_mut()?;
-        if let Some(Body::Spawned(_, link)) = &slot.future {
-            link.cancel();
-            return None;
-        }
-        let future = slot.future.take()?;
-        Some(Ended::Cancelled(unwind::drop_caught(future)))
-    }
-
     /// One pass: polls every actor in the ready set once, in a rotating order, and calls `ended`
     /// for each that completed, panicked or was cancelled at its interrupt, with the run clock's
     /// time once its future was dropped. Returns how long the longest poll took, with its actor.
@@ -274,10 +279,11 @@ impl<E> Driver<E> {
     /// completed, its drop) is where the next one's begins, so what an actor is measured for
     /// includes the driver's bookkeeping since the previous poll (nanoseconds, against a
     /// [`SLOW_POLL`](crate::runner) of milliseconds). A drop that blocks is its actor's poll.
-    pub(crate) fn pass(
+    pub(crate) fn pass<E, C: Cell<E>>(
         &mut self,
+        cells: &mut [C],
         core: &Core<E>,
-        mut ended: impl FnMut(usize, Duration, Ended<E>),
+        mut ended: impl FnMut(&mut C, usize, Duration, Ended<E>),
     ) -> Option<(usize, Duration)> {
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
@@ -292,7 +298,8 @@ impl<E> Driver<E> {
         batch.rotate_left(start);
         let mut last = core.clock.now();
         for &actor in &batch {
-            let Some(slot) = self.slots[actor].as_mut() else {
+            let cell = &mut cells[actor];
+            let Some(slot) = cell.polled() else {
                 continue;
             };
             let Some(future) = slot.future.as_mut() else {
@@ -307,7 +314,7 @@ impl<E> Driver<E> {
                     let future = slot.future.take();
                     let panic = unwind::drop_caught(future);
                     last = core.clock.now();
-                    ended(actor, last, Ended::Cancelled(panic));
+                    ended(cell, actor, last, Ended::Cancelled(panic));
                     continue;
                 }
             }
@@ -349,7 +356,7 @@ impl<E> Driver<E> {
                 slowest = Some((actor, took));
             }
             if let Some(end) = end {
-                ended(actor, now, end);
+                ended(cell, actor, now, end);
             }
         }
         self.batch = batch;

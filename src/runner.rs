@@ -46,7 +46,7 @@ use std::task::{Context, Poll, Waker};
 use crate::actor::{Force, Interrupt, Policy};
 use crate::body::{SpawnError, check_map_limit, spawn_actor};
 use crate::clock::RunClock;
-use crate::driver::{Driver, Ended, ReadySet};
+use crate::driver::{self, Driver, Ended, Polled, ReadySet};
 use crate::error::Error;
 use crate::group::{ActorSpec, Body, DEFAULT_KILL_GRACE, Group};
 use crate::lane::{self, Closed, Hook, Job, Lane, NoThread};
@@ -130,7 +130,11 @@ enum Wait {
     Escalated,
 }
 
-/// The runner's own view of one actor.
+/// One actor's cell in the run, owned by the runner: where it is (stage, policy), its hooks and
+/// what became of them, a future actor's future, waker and exit. What other threads must see of
+/// an actor lives in the shared state instead: a thread actor's exit slot and the names
+/// (`Core`), and a future actor's ready bit (`ReadySet`); the names come back into the report
+/// lines at the end.
 struct Entry<E> {
     stage: usize,
     policy: Policy,
@@ -148,6 +152,14 @@ struct Entry<E> {
     inline: bool,
     /// A future actor's exit (a thread actor's is in its shared slot, `Core::slots`).
     exit: Option<Exit<E>>,
+    /// A future actor's future and waker, which the driver polls.
+    polled: Option<Polled<E>>,
+}
+
+impl<E> driver::Cell<E> for Entry<E> {
+    fn polled(&mut self) -> Option<&mut Polled<E>> {
+        self.polled.as_mut()
+    }
 }
 
 impl<E> Entry<E> {
@@ -204,7 +216,7 @@ struct Runner<E> {
     /// How long the lame-duck delay lasted, once it is over.
     lame_duck_elapsed: Option<Duration>,
     /// The future actors (issue 12).
-    driver: Driver<E>,
+    driver: Driver,
     /// `run`: this thread parks between passes. `run_async`: the task's waker is registered, and
     /// a timer thread wakes it at real deadlines.
     blocking: bool,
@@ -553,7 +565,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         notifier_thread,
         readiness,
         lame_duck_elapsed: None,
-        driver: Driver::new(actors.len(), ready_set),
+        driver: Driver::new(ready_set),
         blocking,
         timer_thread: None,
         sleep: None,
@@ -590,10 +602,11 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             supervisor: None,
             inline,
             exit: None,
+            polled: None,
         };
         if spawn_error.is_none() {
             if let Body::Future { future, cancel } = execute {
-                match executor.as_deref().filter(|_| spawned) {
+                let polled = match executor.as_deref().filter(|_| spawned) {
                     None => runner.driver.start(index, future),
                     Some(executor) => match spawn::spawn(executor, future) {
                         Ok((proxy, link)) => runner.driver.start_spawned(index, proxy, link),
@@ -611,7 +624,8 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
                             continue;
                         }
                     },
-                }
+                };
+                entry.polled = Some(polled);
                 if cancel {
                     entry.discard(interrupt);
                     let canceller = runner.driver.canceller(index);
@@ -915,8 +929,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if driver.is_empty() {
             return;
         }
-        let slowest = driver.pass(core, |actor, at, ended| {
-            settle(core, &mut entries[actor], actor, at, ended);
+        let slowest = driver.pass(entries, core, |entry, actor, at, ended| {
+            settle(core, entry, actor, at, ended);
         });
         if let Some((actor, took)) = slowest {
             self.note_held(actor, took);
@@ -1015,7 +1029,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             return;
         };
         let thread = match winner {
-            Some(winner) if !self.driver.is_future(winner) => None,
+            Some(winner) if self.entries[winner].polled.is_none() => None,
             // A future actor's exit, or a request from outside, leaves no thread free: one is
             // started when a hook first needs it (`send`), if one ever does (a future actor's
             // own interrupt is called here, see `send`).
@@ -1243,7 +1257,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             self.entries[actor].escalated = true;
             self.core.emit(Note::Escalated { actor });
             // A future actor is dropped: it cannot outlive the run the way a thread can.
-            if let Some(ended) = self.driver.cancel(actor) {
+            if let Some(ended) = self.entries[actor].polled.as_mut().and_then(Polled::cancel) {
                 let at = self.now();
                 settle(&self.core, &mut self.entries[actor], actor, at, ended);
             }
@@ -1348,7 +1362,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         // A future actor still held here was given up on (none is, unless a wait ended without
         // its stage draining): it is dropped, not left behind.
         for actor in 0..self.entries.len() {
-            if let Some(ended) = self.driver.cancel(actor) {
+            if let Some(ended) = self.entries[actor].polled.as_mut().and_then(Polled::cancel) {
                 let at = self.now();
                 settle(&self.core, &mut self.entries[actor], actor, at, ended);
             }
