@@ -74,31 +74,34 @@ fn t03_i12_run_async_is_woken_by_a_future_woken_from_another_thread() {
 /// and the runner parks with actor 0 ready (the seeded `ready-set-pending-cleared-last`).
 #[test]
 fn t03_i12_a_wake_during_the_drivers_take_is_never_lost() {
-    check("t03_i12_a_wake_during_the_drivers_take_is_never_lost", || {
-        let probe = Probe::new();
-        let outside = StopToken::new();
-        let mut group = Group::new();
-        add_woken_from_outside(&mut group, &probe, 0, &outside);
-        group.actor(name(1)).add_future_token(|token| async move {
-            let mut yielded = false;
-            std::future::poll_fn(move |cx| {
-                if std::mem::replace(&mut yielded, true) {
-                    return std::task::Poll::Ready(());
-                }
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            })
-            .await;
-            token.stopped().await;
-            Ok(())
-        });
-        let stopper = loom::thread::spawn(move || outside.stop());
-        let report = group.run_with_report();
-        stopper.join().unwrap();
-        assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
-        assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
-        assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
-    });
+    check(
+        "t03_i12_a_wake_during_the_drivers_take_is_never_lost",
+        || {
+            let probe = Probe::new();
+            let outside = StopToken::new();
+            let mut group = Group::new();
+            add_woken_from_outside(&mut group, &probe, 0, &outside);
+            group.actor(name(1)).add_future_token(|token| async move {
+                let mut yielded = false;
+                std::future::poll_fn(move |cx| {
+                    if std::mem::replace(&mut yielded, true) {
+                        return std::task::Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await;
+                token.stopped().await;
+                Ok(())
+            });
+            let stopper = loom::thread::spawn(move || outside.stop());
+            let report = group.run_with_report();
+            stopper.join().unwrap();
+            assert_eq!(report.trigger(), &Trigger::Exit { actor: 0 });
+            assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
+            assert!(matches!(report.actors()[1].outcome, Outcome::Ok));
+        },
+    );
 }
 
 /// R03, R04, R06 (issue 12): the first exit races between a future actor and a thread actor. Both
