@@ -262,6 +262,8 @@ fn s08_blocking_observer_cannot_hold_a_budgeted_run() {
     assert!(
         matches!(&report.actors()[0].outcome, Outcome::Err(e) if e.to_string() == "job failed")
     );
+    // The observer's thread, left behind, still holds the names: the report line has a copy.
+    assert_eq!(report.actors()[0].name, "job");
     gate.release();
 }
 
