@@ -202,6 +202,18 @@ pub(crate) trait Cell<E> {
     fn polled(&mut self) -> Option<&mut Polled<E>>;
 }
 
+/// Where the next poll's measured time begins, once an actor's exit was recorded at `last`:
+/// recording it emits `ActorExited`, and an observer (or a `tracing`/`log` subscriber, or the
+/// systemd notifier) runs on this thread then: its time is nobody's poll, so the clock is read
+/// again. With nobody listening the record takes nanoseconds and `last` stands.
+fn after_ended<E>(core: &Core<E>, last: Duration) -> Duration {
+    if core.herald.observed() {
+        core.clock.now()
+    } else {
+        last
+    }
+}
+
 /// How a future actor ended, for the runner's bookkeeping.
 pub(crate) enum Ended<E> {
     /// Its future completed (or panicked in its poll or its drop).
@@ -278,7 +290,8 @@ impl Driver {
     /// The clock is read once per poll: the time after one poll (and, for a future that
     /// completed, its drop) is where the next one's begins, so what an actor is measured for
     /// includes the driver's bookkeeping since the previous poll (nanoseconds, against a
-    /// [`SLOW_POLL`](crate::runner) of milliseconds). A drop that blocks is its actor's poll.
+    /// [`SLOW_POLL`](crate::runner) of milliseconds). A drop that blocks is its actor's poll. An
+    /// exit's record, which may run an observer, is nobody's: see `after_ended`.
     pub(crate) fn pass<E, C: Cell<E>>(
         &mut self,
         cells: &mut [C],
@@ -315,6 +328,7 @@ impl Driver {
                     let panic = unwind::drop_caught(future);
                     last = core.clock.now();
                     ended(cell, actor, last, Ended::Cancelled(panic));
+                    last = after_ended(core, last);
                     continue;
                 }
             }
@@ -357,6 +371,7 @@ impl Driver {
             }
             if let Some(end) = end {
                 ended(cell, actor, now, end);
+                last = after_ended(core, last);
             }
         }
         self.batch = batch;

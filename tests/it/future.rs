@@ -864,3 +864,50 @@ fn r08_i12_a_task_dropped_by_its_executor_is_cancelled() {
         "{report}"
     );
 }
+
+/// Issue 12, stuck polls (from a review): the time an inline observer spends on one actor's
+/// `ActorExited` (user code, on the group's thread, inside the driver's pass) is nobody's poll:
+/// the next actor polled in the same pass is not reported `Stalled`. Failed on 3513b6f, whose
+/// one clock read per poll charged it to that actor ("bystander 3s").
+#[test]
+fn s06_i12_observer_time_after_an_exit_is_not_the_next_polls() {
+    let clock = ManualClock::new();
+    let mut group = Group::new();
+    group.clock(clock.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let hold = std::sync::Mutex::new(Some(Hold {
+        entered: entered_tx,
+        release: release_rx,
+    }));
+    group.observe(move |event| match event {
+        Event::Stalled { actor, took } => {
+            let _ = tx.lock().unwrap().send(format!("{actor} {took:?}"));
+        }
+        Event::ActorExited { actor: "quick", .. } => {
+            // A slow observer (a log sink flushing, say): the group's thread, not a poll.
+            let hold = hold.lock().unwrap().take();
+            if let Some(hold) = hold {
+                hold.here();
+            }
+        }
+        _ => {}
+    });
+    group.actor("quick").add_future(async { Ok(()) }, |_| {});
+    group
+        .actor("bystander")
+        .add_future_token(|token| async move {
+            token.stopped().await;
+            Ok(())
+        });
+    let pending = spawn_report(group);
+    entered_rx.recv_timeout(FUSE).unwrap();
+    clock.advance(Duration::from_secs(3));
+    release_tx.send(()).unwrap();
+    let result = pending.join().into_result();
+    assert!(result.is_ok());
+    let stalls: Vec<String> = rx.try_iter().collect();
+    assert_eq!(stalls, Vec::<String>::new(), "no poll held the thread");
+}
