@@ -938,3 +938,32 @@ fn f03_a_group_past_the_map_limit_is_refused_before_anything_starts() {
             .all(|a| matches!(a.outcome, Outcome::NotStarted))
     );
 }
+
+/// O01 (issue 12, from a review): the report lines keep their names when the run's shared state is
+/// still held at the end (an observer thread given up on; a readiness handle kept by the user).
+#[test]
+fn o01_names_survive_a_stuck_observer_and_a_kept_ready_handle() {
+    let gate = Latch::new();
+    let waiter = gate.waiter();
+    let mut group = Group::new();
+    group
+        .budget(Duration::from_millis(50))
+        .kill_grace(Duration::from_millis(50));
+    group.observe(move |event| {
+        if matches!(event, Event::Triggered { .. }) {
+            waiter.wait();
+        }
+    });
+    let handle = group.ready_handle("db");
+    group.actor("job").add(|| Err("job failed".into()), |_| {});
+    group.actor("fut").add_future_token(|token| async move {
+        token.stopped().await;
+        Ok(())
+    });
+    let report = bounded(|| report_of(group)).join();
+    let names: Vec<&str> = report.actors().iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["job", "fut"], "{report}");
+    assert!(report.observer_missed() > 0, "{report}");
+    handle.ready();
+    gate.release();
+}
