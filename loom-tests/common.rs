@@ -23,13 +23,29 @@ pub(crate) fn check<F>(name: &str, model: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    explore(name, bounded(loom::model::Builder::new()), model);
+}
+
+/// As [`check`], for a model with many actors: each is a branch point of loom's, and its default
+/// `max_branches` (1,000) is too few for 65 of them.
+pub(crate) fn check_wide<F>(name: &str, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let mut builder = loom::model::Builder::new();
+    builder.max_branches = 100_000;
+    explore(name, bounded(builder), model);
+}
+
+/// The preemption bound: `LOOM_MAX_PREEMPTIONS` if set, else ours; none with
+/// `RUNGROUP_LOOM_UNBOUNDED`.
+fn bounded(mut builder: loom::model::Builder) -> loom::model::Builder {
     if std::env::var_os("RUNGROUP_LOOM_UNBOUNDED").is_some() {
         builder.preemption_bound = None;
     } else if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
     }
-    explore(name, builder, model);
+    builder
 }
 
 /// Explores `model` exhaustively (no preemption bound), whatever the environment says: for

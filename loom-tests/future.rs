@@ -5,7 +5,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use rungroup::{BoxError, Group, Outcome, StopOutcome, StopToken, Trigger};
 
-use crate::common::{Probe, check, name};
+use crate::common::{Probe, check, check_wide, name};
 use crate::core::add_waiting;
 
 /// Adds future actor `index`: pending until `outside` is stopped (by a thread that is not the
@@ -241,6 +241,104 @@ fn s05_i12_a_spawned_actor_is_dropped_by_its_task_on_escalation() {
             );
             assert!(matches!(report.actors()[0].outcome, Outcome::Cancelled));
             assert!(report.actors()[0].escalated);
+        },
+    );
+}
+
+/// Issue 12 (R08, T03): as `t03_i12_a_wake_during_the_drivers_take_is_never_lost`, with the
+/// actor woken from outside in the ready set's *second* word (index 64): only the take's swap of
+/// `pending` can acquire that mark's bit (no read-modify-write of the same word publishes it).
+/// Catches the seeded `ready-set-take-relaxed`. (From a review; 65 actors, 63 of them idle.)
+#[test]
+fn t03_i12_a_wake_in_another_word_during_the_take_is_never_lost() {
+    check_wide(
+        "t03_i12_a_wake_in_another_word_during_the_take_is_never_lost",
+        || {
+            let outside = StopToken::new();
+            let mut group = Group::new();
+            group.actor("w0").add_future_token(|token| async move {
+                let mut yielded = false;
+                std::future::poll_fn(move |cx| {
+                    if std::mem::replace(&mut yielded, true) {
+                        return std::task::Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await;
+                token.stopped().await;
+                Ok(())
+            });
+            for index in 1..64 {
+                group
+                    .actor(format!("p{index}"))
+                    .add_future_cancel(std::future::pending::<Result<(), BoxError>>());
+            }
+            let theirs = outside.clone();
+            group.actor("x64").add_future(
+                async move {
+                    theirs.stopped().await;
+                    Ok(())
+                },
+                |_| {},
+            );
+            let stopper = loom::thread::spawn(move || outside.stop());
+            let report = group.run_with_report();
+            stopper.join().unwrap();
+            assert_eq!(report.trigger(), &Trigger::Exit { actor: 64 });
+        },
+    );
+}
+
+/// Issue 12 (T03): what a thread did before waking a future actor that is already listed (its
+/// mark finds its bit set and returns) reaches the poll through the take's swap of the bit's word
+/// alone. Catches the seeded `ready-set-mark-relaxed`. (From a review.)
+/// The actor wakes itself at its first poll (listed); another thread sets a flag (Relaxed), then
+/// wakes it. Its next poll must see the flag, or it waits for a wake that never comes.
+#[test]
+fn t03_i12_a_wake_of_an_already_listed_actor_publishes_what_preceded_it() {
+    use loom::sync::atomic::AtomicBool;
+    check(
+        "t03_i12_a_wake_of_an_already_listed_actor_publishes_what_preceded_it",
+        || {
+            let flag = Arc::new(AtomicBool::new(false));
+            let slot: Arc<loom::sync::Mutex<Option<std::task::Waker>>> =
+                Arc::new(loom::sync::Mutex::new(None));
+            let (their_flag, their_slot) = (Arc::clone(&flag), Arc::clone(&slot));
+            let mut group = Group::new();
+            let mut first = true;
+            group.actor(name(0)).add_future(
+                std::future::poll_fn(move |cx| {
+                    // ORDERING: Relaxed on purpose: only the group's wake may publish it.
+                    if flag.load(Ordering::Relaxed) {
+                        return std::task::Poll::Ready(Ok(()));
+                    }
+                    if std::mem::replace(&mut first, false) {
+                        let mut slot = slot.lock().unwrap();
+                        if flag.load(Ordering::Relaxed) {
+                            return std::task::Poll::Ready(Ok(()));
+                        }
+                        *slot = Some(cx.waker().clone());
+                        drop(slot);
+                        cx.waker().wake_by_ref();
+                    }
+                    std::task::Poll::Pending
+                }),
+                |_| {},
+            );
+            let waker = loom::thread::spawn(move || {
+                let waker = {
+                    let mut slot = their_slot.lock().unwrap();
+                    their_flag.store(true, Ordering::Relaxed);
+                    slot.take()
+                };
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            });
+            let report = group.run_with_report();
+            waker.join().unwrap();
+            assert!(matches!(report.actors()[0].outcome, Outcome::Ok));
         },
     );
 }

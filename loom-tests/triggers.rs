@@ -179,3 +179,44 @@ fn t03_i12_stopped_future_is_never_left_waiting() {
         assert!(token.is_stopped());
     });
 }
+
+/// T03 (issue 12, from a review): a registered `Stopped` dropped on one thread while another
+/// stops the token. Whether
+/// its `Drop` takes the lock (not stopped yet) or skips it (stopped), its waker ends up out of
+/// the token's list once both threads are done: no waker kept, none woken twice.
+#[test]
+fn t03_i12_stopped_dropped_while_the_token_stops_leaves_no_waker() {
+    check(
+        "t03_i12_stopped_dropped_while_the_token_stops_leaves_no_waker",
+        || {
+            struct Count(std::sync::atomic::AtomicUsize);
+            impl std::task::Wake for Count {
+                fn wake(self: std::sync::Arc<Self>) {
+                    self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let count = std::sync::Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+            let waker = std::task::Waker::from(std::sync::Arc::clone(&count));
+            let token = StopToken::new();
+            let mut first = Box::pin(token.stopped());
+            let mut second = Box::pin(token.stopped());
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(first.as_mut().poll(&mut cx).is_pending());
+            assert!(second.as_mut().poll(&mut cx).is_pending());
+            drop(cx);
+            drop(waker);
+            let stopper = token.clone();
+            let stopping = loom::thread::spawn(move || stopper.stop());
+            drop(first);
+            stopping.join().unwrap();
+            drop(second);
+            assert_eq!(
+                std::sync::Arc::strong_count(&count),
+                1,
+                "a waker left in the list"
+            );
+            let woken = count.0.load(std::sync::atomic::Ordering::Relaxed);
+            assert!((1..=2).contains(&woken), "woken {woken} times");
+        },
+    );
+}
