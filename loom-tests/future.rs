@@ -27,6 +27,24 @@ fn add_woken_from_outside(
     );
 }
 
+/// Adds a future token actor that wakes itself once (one more pass of the driver), then waits
+/// for its interrupt.
+fn add_yielding_once(group: &mut Group, name: String) {
+    group.actor(name).add_future_token(|token| async move {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
+        token.stopped().await;
+        Ok(())
+    });
+}
+
 /// One future actor, woken by another thread (its token stopped from outside), racing the
 /// runner's pass, its look at the ready set and its park; its exit ends the run, which `run`
 /// runs (`run_with_report`, or `run_async_with_report` under `loom::future::block_on`). A lost
@@ -81,19 +99,7 @@ fn t03_i12_a_wake_during_the_drivers_take_is_never_lost() {
             let outside = StopToken::new();
             let mut group = Group::new();
             add_woken_from_outside(&mut group, &probe, 0, &outside);
-            group.actor(name(1)).add_future_token(|token| async move {
-                let mut yielded = false;
-                std::future::poll_fn(move |cx| {
-                    if std::mem::replace(&mut yielded, true) {
-                        return std::task::Poll::Ready(());
-                    }
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                })
-                .await;
-                token.stopped().await;
-                Ok(())
-            });
+            add_yielding_once(&mut group, name(1));
             let stopper = loom::thread::spawn(move || outside.stop());
             let report = group.run_with_report();
             stopper.join().unwrap();
@@ -256,19 +262,7 @@ fn t03_i12_a_wake_in_another_word_during_the_take_is_never_lost() {
         || {
             let outside = StopToken::new();
             let mut group = Group::new();
-            group.actor("w0").add_future_token(|token| async move {
-                let mut yielded = false;
-                std::future::poll_fn(move |cx| {
-                    if std::mem::replace(&mut yielded, true) {
-                        return std::task::Poll::Ready(());
-                    }
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                })
-                .await;
-                token.stopped().await;
-                Ok(())
-            });
+            add_yielding_once(&mut group, "w0".to_owned());
             for index in 1..64 {
                 group
                     .actor(format!("p{index}"))

@@ -421,24 +421,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             Some((index, problem))
         })
     });
-    if let Some((actor, problem)) = misuse {
-        unwind::drop_quietly(observer);
-        let error = Error::Spawn {
-            actor: names[actor].clone(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, problem),
-        };
-        let trigger = Trigger::SpawnFailed { actor };
-        return refuse(
-            actors,
-            &names,
-            stage_reports,
-            &control,
-            &clock,
-            trigger,
-            error,
-        );
-    }
-
     // Before anything starts: the memory-map limit of a large group (a thread start-up that runs
     // out of maps aborts the process instead of failing), and the observer's thread (a run that
     // cannot have it fails here, having run nothing).
@@ -446,32 +428,38 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let threads: Vec<usize> = (0..actors.len())
         .filter(|&index| !matches!(actors[index].execute, Body::Future { .. }))
         .collect();
-    let started =
-        match check_map_limit(threads.len()).map_err(|(fit, source)| (threads[fit], source)) {
-            Err((actor, source)) => {
-                unwind::drop_quietly(observer);
-                let error = Error::Spawn {
-                    actor: names[actor].clone(),
-                    source,
-                };
-                Err((Trigger::SpawnFailed { actor }, error))
-            }
-            Ok(()) => Herald::start(
-                names.clone(),
-                stage_names,
-                observer,
-                budget.is_some(),
-                &control,
-            )
-            .map_err(|source| {
-                let error = Error::Helper {
-                    thread: "observer",
-                    skipped: Vec::new(),
-                    source,
-                };
-                (Trigger::HelperFailed, error)
-            }),
-        };
+    // The misuse first: it is the user's to fix, whatever else would fail.
+    let startable = match misuse {
+        Some((actor, problem)) => {
+            Err((actor, io::Error::new(io::ErrorKind::InvalidInput, problem)))
+        }
+        None => check_map_limit(threads.len()).map_err(|(fit, source)| (threads[fit], source)),
+    };
+    let started = match startable {
+        Err((actor, source)) => {
+            unwind::drop_quietly(observer);
+            let error = Error::Spawn {
+                actor: names[actor].clone(),
+                source,
+            };
+            Err((Trigger::SpawnFailed { actor }, error))
+        }
+        Ok(()) => Herald::start(
+            names.clone(),
+            stage_names,
+            observer,
+            budget.is_some(),
+            &control,
+        )
+        .map_err(|source| {
+            let error = Error::Helper {
+                thread: "observer",
+                skipped: Vec::new(),
+                source,
+            };
+            (Trigger::HelperFailed, error)
+        }),
+    };
     #[cfg(all(unix, feature = "systemd"))]
     let started = started.and_then(|(mut herald, observer_thread)| {
         if !systemd {

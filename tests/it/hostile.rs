@@ -242,6 +242,21 @@ fn thread_limit_test(name: &str, by_exit: bool) {
 /// says how many events it missed. The old runner called it on the caller's thread and hung.
 #[test]
 fn s08_blocking_observer_cannot_hold_a_budgeted_run() {
+    let (mut group, gate) = blocking_observer_group();
+    group.actor("job").add(|| Err("job failed".into()), |_| {});
+    let report = bounded(|| report_of(group)).join();
+    assert!(report.observer_missed() > 0, "{report}");
+    assert!(report.to_string().contains("observer: stuck"), "{report}");
+    // The run itself is unaffected: the first exit's error, unchanged.
+    assert!(report.error().is_none(), "{report}");
+    assert!(
+        matches!(&report.actors()[0].outcome, Outcome::Err(e) if e.to_string() == "job failed")
+    );
+    gate.release();
+}
+
+/// A group with a budget whose observer blocks on `Triggered` until the latch is released.
+fn blocking_observer_group() -> (Group, Latch) {
     let gate = Latch::new();
     let waiter = gate.waiter();
     let mut group = Group::new();
@@ -253,18 +268,7 @@ fn s08_blocking_observer_cannot_hold_a_budgeted_run() {
             waiter.wait();
         }
     });
-    group.actor("job").add(|| Err("job failed".into()), |_| {});
-    let report = bounded(|| report_of(group)).join();
-    assert!(report.observer_missed() > 0, "{report}");
-    assert!(report.to_string().contains("observer: stuck"), "{report}");
-    // The run itself is unaffected: the first exit's error, unchanged.
-    assert!(report.error().is_none(), "{report}");
-    assert!(
-        matches!(&report.actors()[0].outcome, Outcome::Err(e) if e.to_string() == "job failed")
-    );
-    // The observer's thread, left behind, still holds the names: the report line has a copy.
-    assert_eq!(report.actors()[0].name, "job");
-    gate.release();
+    (group, gate)
 }
 
 // ---- F03, F05: names, spawns and drops ------------------------------------------------------
@@ -943,17 +947,7 @@ fn f03_a_group_past_the_map_limit_is_refused_before_anything_starts() {
 /// still held at the end (an observer thread given up on; a readiness handle kept by the user).
 #[test]
 fn o01_names_survive_a_stuck_observer_and_a_kept_ready_handle() {
-    let gate = Latch::new();
-    let waiter = gate.waiter();
-    let mut group = Group::new();
-    group
-        .budget(Duration::from_millis(50))
-        .kill_grace(Duration::from_millis(50));
-    group.observe(move |event| {
-        if matches!(event, Event::Triggered { .. }) {
-            waiter.wait();
-        }
-    });
+    let (mut group, gate) = blocking_observer_group();
     let handle = group.ready_handle("db");
     group.actor("job").add(|| Err("job failed".into()), |_| {});
     group.actor("fut").add_future_token(|token| async move {
