@@ -154,6 +154,15 @@ impl Shared {
         state
     }
 
+    /// Whether nothing but the report can ever see this group's readiness: no condition declared
+    /// and no watcher taken (each holds the group's `Shared`, and neither can be had once `run`
+    /// has the group). A run that nobody observes then skips the bookkeeping below (a lock and an
+    /// announcement at the start, at the trigger and at the end) and reports the group ready from
+    /// its start, as `start` would have.
+    pub(crate) fn is_unwatched(shared: &mut Frozen<Self>) -> bool {
+        Frozen::get_mut(shared).is_some_and(|shared| shared.state.get_mut().handles.is_empty())
+    }
+
     /// The runner: every actor was started; events go to `sink` from now on.
     pub(crate) fn start(&self, sink: Frozen<dyn Sink>) {
         self.state.lock().sink = Some(sink);

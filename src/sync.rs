@@ -129,6 +129,20 @@ impl<T> Mutex<T> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
     }
+
+    /// The value, through a unique reference: no locking.
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        #[cfg(not(any(loom, shuttle)))]
+        {
+            self.inner.get_mut()
+        }
+        #[cfg(any(loom, shuttle))]
+        {
+            self.inner
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+    }
 }
 
 /// A condition variable paired with [`Mutex`].

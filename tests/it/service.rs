@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rungroup::{Escalation, Group, ManualClock, Readiness, StopToken};
 
-use crate::common::{FUSE, spawn_report};
+use crate::common::{FUSE, report_of, spawn_report};
 
 /// Every event's text, in the order emitted.
 struct Texts {
@@ -148,6 +148,38 @@ fn i13_a_group_without_handles_is_ready_once_every_actor_started() {
     assert!(report.ready_at().is_some());
     assert!(!readiness.is_ready(), "not ready once the run is over");
     assert!(report.into_result().is_ok());
+}
+
+/// Issue 13 (and the cost work of issue 12): a group whose readiness nothing can see but its
+/// report (no handle, no watcher, no observer) skips the readiness bookkeeping, and reports the
+/// same as one that is watched: ready from the moment every actor ran, nothing never ready.
+/// A handle declared and dropped unset still keeps the group from ever being ready. (With the
+/// `tracing` or `log` feature someone always listens, so `cargo test` runs the quiet path and
+/// `cargo test --all-features` the other.)
+#[test]
+fn i13_an_unwatched_group_reports_its_readiness_as_a_watched_one() {
+    let run = |watched: bool, dropped_handle: bool| {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_secs(7));
+        let mut group = Group::new();
+        group.clock(clock.clone());
+        let watcher = watched.then(|| group.readiness());
+        if dropped_handle {
+            drop(group.ready_handle("db"));
+        }
+        group.actor("job").add(|| Err("done".into()), |_| {});
+        let report = report_of(group);
+        drop(watcher);
+        (
+            report.ready_at(),
+            report.never_ready().map(str::to_owned).collect::<Vec<_>>(),
+        )
+    };
+    let started = Some(Duration::from_secs(7)); // the manual clock's time when the run began
+    assert_eq!(run(false, false), (started, Vec::<String>::new()));
+    assert_eq!(run(true, false), (started, Vec::<String>::new()));
+    assert_eq!(run(false, true), (None, vec!["db".to_owned()]));
+    assert_eq!(run(true, true), (None, vec!["db".to_owned()]));
 }
 
 #[test]
