@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use crate::sync::Frozen;
 use crate::why::Escalation;
 
 /// What a wait waits for.
@@ -97,7 +98,7 @@ enum Step {
 #[derive(Debug)]
 pub(crate) struct Plan {
     graces: Vec<Option<Duration>>,
-    names: Vec<String>,
+    names: Frozen<[String]>,
     budget: Option<Duration>,
     /// `None`: escalated actors are waited for as long as they take (no deadline configured).
     kill_grace: Option<Duration>,
@@ -120,12 +121,12 @@ impl Plan {
     /// A plan for stages with these names and graces, a budget, and a kill grace (already
     /// defaulted by the caller), with an optional lame-duck delay before the first stage.
     pub(crate) fn new(
-        stages: impl IntoIterator<Item = (String, Option<Duration>)>,
+        names: Frozen<[String]>,
+        graces: Vec<Option<Duration>>,
         budget: Option<Duration>,
         kill_grace: Option<Duration>,
         lame_duck: Option<Duration>,
     ) -> Self {
-        let (names, graces) = stages.into_iter().unzip();
         Self {
             graces,
             names,
@@ -393,13 +394,14 @@ mod tests {
 
     /// Drives the planner: each wait is answered from `case.answers` (then by draining at once).
     fn drive(case: &Case) -> Trace {
-        let names = (0..case.graces.len()).map(|i| format!("s{i}"));
-        let stages = names.zip(case.graces.iter().map(|g| g.map(S)));
+        let names = (0..case.graces.len()).map(|i| format!("s{i}")).collect();
+        let graces = case.graces.iter().map(|g| g.map(S)).collect();
         let kill_grace = case
             .kill_grace
             .or((case.budget.is_some() || case.graces.iter().any(Option::is_some)).then_some(1));
         let mut plan = Plan::new(
-            stages,
+            names,
+            graces,
             case.budget.map(S),
             kill_grace.map(S),
             case.lame_duck.map(S),
@@ -521,7 +523,8 @@ mod tests {
     /// The examples the properties generalize: one stage, its grace expires, its kill grace too.
     #[test]
     fn s04_i12_plan_example_grace_then_kill_grace() {
-        let mut plan = Plan::new([("default".to_owned(), Some(S(5)))], None, Some(S(1)), None);
+        let names = Frozen::from(["default".to_owned()]);
+        let mut plan = Plan::new(names, vec![Some(S(5))], None, Some(S(1)), None);
         let mut out = Vec::new();
         plan.start(S(0), S(0), false, &mut out);
         assert_eq!(

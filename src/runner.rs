@@ -387,7 +387,9 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         .iter_mut()
         .map(|actor| std::mem::take(&mut actor.name))
         .collect();
-    let stage_names: Frozen<[String]> = stages.iter().map(|stage| stage.name.clone()).collect();
+    let graces: Vec<Option<Duration>> = stages.iter().map(|stage| stage.grace).collect();
+    // Moved, not copied: one list for the events and the planner.
+    let stage_names: Frozen<[String]> = stages.into_iter().map(|stage| stage.name).collect();
 
     if actors.is_empty() {
         // R01: nothing to start, nothing to call.
@@ -451,7 +453,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         }
         Ok(()) => Herald::start(
             names.clone(),
-            stage_names,
+            Frozen::clone(&stage_names),
             observer,
             budget.is_some(),
             &control,
@@ -471,7 +473,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             return Ok((herald, observer_thread, None));
         }
         let config = crate::systemd::Config {
-            graces: stages.iter().map(|stage| stage.grace).collect(),
+            graces: graces.clone(),
             budget,
             kill_grace,
         };
@@ -514,7 +516,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         }
     };
 
-    let mut counts = vec![0; stages.len()];
+    let mut counts = vec![0; graces.len()];
     for actor in &actors {
         counts[actor.stage] += 1;
     }
@@ -538,12 +540,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let mut runner = Runner {
         core,
         entries: Vec::with_capacity(actors.len()),
-        plan: Plan::new(
-            stages.into_iter().map(|stage| (stage.name, stage.grace)),
-            budget,
-            kill_grace,
-            lame_duck,
-        ),
+        plan: Plan::new(stage_names, graces, budget, kill_grace, lame_duck),
         stage_span: StageSpan::none(),
         watched: Vec::new(),
         stage_reports,
