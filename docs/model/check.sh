@@ -73,7 +73,8 @@ condvar/lane-wakeup    | pass | safety | -DN=2 $G1 -DCONDVAR                    
 liveness/inline        | pass | live   | -DN=2 $INL -DLIVE                                |
 liveness/budget        | pass | live   | -DN=2 $BUD -DLIVE -DEXIT=1 -DSTOPS=1             |
 liveness/grace-stage0  | pass | live   | -DN=2 $G0 -DLIVE -DEXIT=1 -DSTOPS=1              |
-safety/slow-hooks      | pass | safety | -DN=2 $G1 -DSLOW                                 |
+safety/slow-hooks      | pass | safety | -DN=2 $G0 -DSLOW -DEXIT=1 -DSTOPS=1               |
+safety/slow-hooks      | pass | safety | -DN=2 $G1 -DSLOW -DEXIT=1 -DSTOPS=1               |
 bug/no-cas             | fail | safety | -DN=2 $INL -DBUG_NO_CAS                          | wins==1
 bug/stage-skip         | fail | safety | -DN=2 $BUD -DBUG_STAGE_SKIP                      | abandoned|nexit\[0\]==nsize\[0\]
 bug/notify-no-lock     | fail | safety | -DN=2 $INL -DBUG_NOTIFY_NOLOCK                   | waiting
@@ -108,6 +109,7 @@ cat <<EOF
 safety/grace-both      | pass | safety | -DN=2 $G01 -DEXIT=1                              |
 safety/budget+grace0   | pass | safety | -DN=2 $BG0 -DEXIT=1                              |
 safety/inline          | pass | safety | -DN=3 $INL -DEXIT=2                              |
+safety/budget          | pass | safety | -DN=3 $BUD -DEXIT=1 -DSTOPS=0                    |
 condvar/no-lost-wakeup | pass | safety | -DN=3 $INL -DCONDVAR -DEXIT=1                    |
 EOF
 }
@@ -117,7 +119,10 @@ ci_runs
 cat <<EOF
 safety/inline          | pass | safety | -DN=4 $INL -DEXIT=1                              |
 safety/budget          | pass | safety | -DN=3 $BUD -DEXIT=1 -DSTOPS=1                    |
+safety/grace-stage1    | pass | safety | -DN=3 $G1 -DEXIT=1 -DSTOPS=1                     |
+safety/slow-hooks      | pass | safety | -DN=2 $G1 -DSLOW                                 |
 safety/slow-hooks      | pass | safety | -DN=2 $BUD -DSLOW                                |
+safety/fine-lanes      | pass | safety | -DN=2 $G01 -DFINE_LANES -DSLOW -DEXIT=1          |
 liveness/budget        | pass | live   | -DN=2 $BUD -DLIVE -DEXIT=1                       |
 safety/everything      | pass | safety | -DN=2 $BG01 -DEXIT=1                             |
 safety/all-configs     | pass | safety | -DN=2 -DEXIT=1                                   |
