@@ -268,8 +268,9 @@ inline CALL_INTERRUPT(i) {
  * hook called, and, once it returns, its reference to the cause dropped before `running` is
  * cleared. A hook returns in the same step (by default), returns later (SLOW: `hung` until then),
  * or blocks for ever (`forever`: it stays `running`). Once the queue is empty and no hook is being
- * called the lane says so and notifies the runner (the lane's `core.notify()`), then parks until a
- * job is pushed (Lane::push) or it is closed (retire, close): then serve() returns. */
+ * called the lane says so and notifies the runner (the lane's `core.notify()`, after its lock is
+ * released: a step of its own with -DCONDVAR, see QUEUE_DONE), then parks until a job is pushed
+ * (Lane::push) or it is closed (retire, close): then serve() returns. */
 #ifdef FINE_LANES
 #define LANE_MORE break   /* one job per step */
 #else
