@@ -154,15 +154,6 @@ impl Shared {
         state
     }
 
-    /// Whether nothing but the report can ever see this group's readiness: no condition declared
-    /// and no watcher taken (each holds the group's `Shared`, and neither can be had once `run`
-    /// has the group). A run that nobody observes then skips the bookkeeping below (a lock and an
-    /// announcement at the start, at the trigger and at the end) and reports the group ready from
-    /// its start, as `start` would have.
-    pub(crate) fn is_unwatched(shared: &mut Frozen<Self>) -> bool {
-        Frozen::get_mut(shared).is_some_and(|shared| shared.state.get_mut().handles.is_empty())
-    }
-
     /// The runner: every actor was started; events go to `sink` from now on.
     pub(crate) fn start(&self, sink: Frozen<dyn Sink>) {
         self.state.lock().sink = Some(sink);
@@ -196,6 +187,54 @@ impl Shared {
 
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// A group's readiness during one run, as the runner drives it: the shared bookkeeping, or, when
+/// nothing but the report can ever see it, only the moment every actor ran.
+///
+/// Nothing else can see it when no condition was declared and no watcher taken (each holds the
+/// group's `Shared`, and neither can be had once `run` has the group) and nobody listens to the
+/// run's events. The bookkeeping (a lock and an announcement at the start, at the trigger and at
+/// the end, and a sink) is then skipped, and the report says what it would have said.
+pub(crate) enum Tracker {
+    Watched(Frozen<Shared>),
+    Unwatched { ready_at: Option<Duration> },
+}
+
+impl Tracker {
+    pub(crate) fn new(mut shared: Frozen<Shared>, listened: bool) -> Self {
+        let unwatched = !listened
+            && Frozen::get_mut(&mut shared)
+                .is_some_and(|shared| shared.state.get_mut().handles.is_empty());
+        if unwatched {
+            Tracker::Unwatched { ready_at: None }
+        } else {
+            Tracker::Watched(shared)
+        }
+    }
+
+    /// Every actor is running, at `now`: see [`Shared::start`]; `sink` is made only if needed.
+    pub(crate) fn start(&mut self, now: Duration, sink: impl FnOnce() -> Frozen<dyn Sink>) {
+        match self {
+            Tracker::Watched(shared) => shared.start(sink()),
+            Tracker::Unwatched { ready_at } => *ready_at = Some(now),
+        }
+    }
+
+    /// Teardown was triggered: see [`Shared::drain`].
+    pub(crate) fn drain(&self) {
+        if let Tracker::Watched(shared) = self {
+            shared.drain();
+        }
+    }
+
+    /// The end of the run: see [`Shared::finish`].
+    pub(crate) fn finish(&self) -> (Option<Duration>, Vec<String>) {
+        match self {
+            Tracker::Watched(shared) => shared.finish(),
+            Tracker::Unwatched { ready_at } => (*ready_at, Vec::new()),
+        }
     }
 }
 

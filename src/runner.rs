@@ -212,12 +212,7 @@ struct Runner<E> {
     observer_thread: Option<JoinHandle<()>>,
     /// The systemd notifier's thread (feature `systemd`, when run by a service manager).
     notifier_thread: Option<JoinHandle<()>>,
-    readiness: Frozen<ready::Shared>,
-    /// Nothing can see the group's readiness but the report (no condition, no watcher, nobody
-    /// listening): its bookkeeping is skipped (`ready::Shared::is_unwatched`).
-    quiet_readiness: bool,
-    /// With `quiet_readiness`: when every actor was running.
-    quiet_ready_at: Option<Duration>,
+    readiness: ready::Tracker,
     /// How long the lame-duck delay lasted, once it is over.
     lame_duck_elapsed: Option<Duration>,
     /// The future actors (issue 12).
@@ -362,7 +357,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         observer,
         control,
         stack_size,
-        mut readiness,
+        readiness,
         lame_duck,
         executor,
         nested,
@@ -535,7 +530,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     });
     // Not kept across the run's waits: freed now rather than on the way out of `run`.
     drop((threads, counts));
-    let quiet_readiness = ready::Shared::is_unwatched(&mut readiness) && !core.herald.observed();
+    let readiness = ready::Tracker::new(readiness, core.herald.observed());
 
     let mut runner = Runner {
         core,
@@ -555,8 +550,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         observer_thread,
         notifier_thread,
         readiness,
-        quiet_readiness,
-        quiet_ready_at: None,
         lame_duck_elapsed: None,
         driver: Driver::new(ready_set),
         blocking,
@@ -665,14 +658,13 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
 
     // Every actor is running: the group can be ready (once its declared handles are).
     if spawn_error.is_none() && phase(control.load()) == RUNNING {
-        if runner.quiet_readiness {
-            runner.quiet_ready_at = Some(runner.now());
-        } else {
-            let sink: Frozen<dyn ready::Sink> = Frozen::new(ReadySink {
-                core: Arc::clone(&runner.core),
-            });
-            runner.readiness.start(sink);
-        }
+        let now = runner.now();
+        let core = &runner.core;
+        runner.readiness.start(now, || {
+            Frozen::new(ReadySink {
+                core: Arc::clone(core),
+            })
+        });
     }
 
     // Wait for the trigger (or for every actor to have left without one: all on-error and Ok).
@@ -706,9 +698,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         });
     }
     // Not ready from the trigger on: load balancers stop sending before anything stops.
-    if !runner.quiet_readiness {
-        runner.readiness.drain();
-    }
+    runner.readiness.drain();
     let cause = Arc::new(cause);
     runner.host_first_lane(winner.as_ref().map(|winner| winner.index));
 
@@ -1471,11 +1461,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .filter(|(actor, _)| matches!(actor.interrupt, HookOutcome::Skipped))
             .map(|(_, name)| name.clone())
             .collect();
-        let (ready_at, never_ready) = if self.quiet_readiness {
-            (self.quiet_ready_at, Vec::new())
-        } else {
-            self.readiness.finish()
-        };
+        let (ready_at, never_ready) = self.readiness.finish();
         // The observer hears of the abandonments above before it is let go.
         let observer_missed = self.finish_observer().await;
         self.core.clock.stop(self.core.control.wake_pair());
