@@ -373,11 +373,7 @@ fn s05_i12_escalation_drops_a_future_that_ignores_its_interrupt() {
     assert_eq!(drops.count(), 0);
     clock.advance(Duration::from_secs(5));
     let report = pending.join();
-    assert_eq!(drops.count(), 1);
-    assert!(
-        matches!(report.actors()[0].outcome, Outcome::Cancelled),
-        "{report}"
-    );
+    assert_dropped_once_and_cancelled(&drops, &report);
     assert!(report.actors()[0].escalated);
     assert_eq!(report.abandoned().count(), 0);
     assert_escalated_cleanly(&report);
@@ -394,11 +390,7 @@ fn r04_i12_a_cancel_safe_future_is_dropped_at_its_interrupt() {
     group.actor("job").add(|| Ok(()), |_| {});
     let report = report_of(group);
     drop(events);
-    assert_eq!(drops.count(), 1);
-    assert!(
-        matches!(report.actors()[0].outcome, Outcome::Cancelled),
-        "{report}"
-    );
+    assert_dropped_once_and_cancelled(&drops, &report);
     assert!(!report.actors()[0].escalated);
     assert!(report.into_result().is_ok());
 }
@@ -759,11 +751,7 @@ fn s05_i12_escalation_has_a_spawned_actors_task_drop_it() {
     events.wait_for(&Ev::interrupting("deaf"));
     clock.advance(Duration::from_secs(5));
     let report = pending.join();
-    assert_eq!(drops.count(), 1);
-    assert!(
-        matches!(report.actors()[0].outcome, Outcome::Cancelled),
-        "{report}"
-    );
+    assert_dropped_once_and_cancelled(&drops, &report);
     assert_escalated_cleanly(&report);
 }
 
@@ -779,11 +767,7 @@ fn r04_i12_a_cancel_safe_spawned_actor_is_dropped_at_its_interrupt() {
         .add_future_cancel(deaf(&drops));
     group.actor("job").add(|| Ok(()), |_| {});
     let report = report_of(group);
-    assert_eq!(drops.count(), 1);
-    assert!(
-        matches!(report.actors()[0].outcome, Outcome::Cancelled),
-        "{report}"
-    );
+    assert_dropped_once_and_cancelled(&drops, &report);
     assert!(report.into_result().is_ok());
 }
 
@@ -858,11 +842,7 @@ fn r08_i12_a_task_dropped_by_its_executor_is_cancelled() {
         .add_future(deaf(&drops), |_| {});
     group.actor("job").add_future(async { Ok(()) }, |_| {});
     let report = report_of(group);
-    assert_eq!(drops.count(), 1);
-    assert!(
-        matches!(report.actors()[0].outcome, Outcome::Cancelled),
-        "{report}"
-    );
+    assert_dropped_once_and_cancelled(&drops, &report);
 }
 
 /// Issue 12, stuck polls (from a review): the time an inline observer spends on one actor's
@@ -910,4 +890,13 @@ fn s06_i12_observer_time_after_an_exit_is_not_the_next_polls() {
     assert!(result.is_ok());
     let stalls: Vec<String> = rx.try_iter().collect();
     assert_eq!(stalls, Vec::<String>::new(), "no poll held the thread");
+}
+
+/// The deaf future of actor 0 was dropped exactly once, and the report says `Cancelled`.
+fn assert_dropped_once_and_cancelled(drops: &Drops, report: &rungroup::Report<BoxError>) {
+    assert_eq!(drops.count(), 1);
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
 }
