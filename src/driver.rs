@@ -311,7 +311,12 @@ impl Driver {
         batch.rotate_left(start);
         let mut last = core.clock.now();
         for &actor in &batch {
-            let cell = &mut cells[actor];
+            // A wake can come after the runner has let its cells go (`finish`: a cancel or a
+            // stop that reached an actor already done, on a lane, just before the end): nothing
+            // is left to poll then.
+            let Some(cell) = cells.get_mut(actor) else {
+                continue;
+            };
             let Some(slot) = cell.polled() else {
                 continue;
             };
