@@ -285,31 +285,35 @@ impl Driver {
 
     /// One pass: polls every actor in the ready set once, in a rotating order, and calls `ended`
     /// for each that completed, panicked or was cancelled at its interrupt, with the run clock's
-    /// time once its future was dropped. Returns how long the longest poll took, with its actor.
+    /// time once its future was dropped. Returns how long the longest poll took, with its actor,
+    /// and the pass's last clock read (`None` if it polled nothing).
     ///
     /// The clock is read once per poll: the time after one poll (and, for a future that
     /// completed, its drop) is where the next one's begins, so what an actor is measured for
     /// includes the driver's bookkeeping since the previous poll (nanoseconds, against a
-    /// [`SLOW_POLL`](crate::runner) of milliseconds). A drop that blocks is its actor's poll. An
-    /// exit's record, which may run an observer, is nobody's: see `after_ended`.
+    /// [`SLOW_POLL`](crate::runner) of milliseconds). The first one's begins at `start` if the
+    /// runner has a read with only its own bookkeeping since, else at a read of its own. A drop
+    /// that blocks is its actor's poll. An exit's record, which may run an observer, is nobody's:
+    /// see `after_ended`.
     pub(crate) fn pass<E, C: Cell<E>>(
         &mut self,
         cells: &mut [C],
         core: &Core<E>,
+        start: Option<Duration>,
         mut ended: impl FnMut(&mut C, usize, Duration, Ended<E>),
-    ) -> Option<(usize, Duration)> {
+    ) -> (Option<(usize, Duration)>, Option<Duration>) {
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
         self.set.take(&mut batch);
         let mut slowest: Option<(usize, Duration)> = None;
         if batch.is_empty() {
             self.batch = batch;
-            return None;
+            return (None, None);
         }
-        let start = self.turn % batch.len();
+        let first = self.turn % batch.len();
         self.turn = self.turn.wrapping_add(1);
-        batch.rotate_left(start);
-        let mut last = core.clock.now();
+        batch.rotate_left(first);
+        let mut last = start.unwrap_or_else(|| core.clock.now());
         for &actor in &batch {
             // A wake can come after the runner has let its cells go (`finish`: a cancel or a
             // stop that reached an actor already done, on a lane, just before the end): nothing
@@ -380,7 +384,7 @@ impl Driver {
             }
         }
         self.batch = batch;
-        slowest
+        (slowest, Some(last))
     }
 
     /// Whether a wake is waiting to be served.

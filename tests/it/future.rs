@@ -900,3 +900,68 @@ fn assert_dropped_once_and_cancelled(drops: &Drops, report: &rungroup::Report<Bo
         "{report}"
     );
 }
+
+/// O01 (issue 12, one clock read for the runner's bookkeeping between waits): the stage and
+/// teardown times count the wait they end with. The runner reuses a clock read only while it has
+/// done nothing but its own bookkeeping since; a read kept across a wait (here, a yield to the
+/// executor while the clock moves 5 s) would leave that wait out and report a teardown of 0.
+/// Polled step by step on this thread, so the clock moves exactly while the run is yielded.
+#[test]
+fn o01_i12_teardown_times_count_the_wait_they_end_with() {
+    for futures in [false, true] {
+        let clock = ManualClock::new();
+        let mut group = Group::new();
+        group.clock(clock.clone());
+        let (interrupted_tx, interrupted) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release) = std::sync::mpsc::channel::<()>();
+        group.actor("held").add(
+            move || {
+                release.recv_timeout(FUSE).expect("released");
+                Ok(())
+            },
+            move |_| {
+                let _ = interrupted_tx.send(());
+            },
+        );
+        if futures {
+            group.actor("idle").add_future_token(|token| async move {
+                token.stopped().await;
+                Ok(())
+            });
+        }
+        group.actor("job").add(|| Err("done".into()), |_| {});
+
+        let mut run = pin!(group.run_async_with_report());
+        let waker = Waker::from(Arc::new(Unpark {
+            thread: thread::current(),
+            woken: AtomicUsize::new(0),
+        }));
+        let mut cx = Context::from_waker(&waker);
+        let fuse = Instant::now() + FUSE;
+        let mut moved = false;
+        let report = loop {
+            if let Poll::Ready(report) = run.as_mut().poll(&mut cx) {
+                break report;
+            }
+            // Yielded: if teardown has begun, the clock moves now, then `held` may end.
+            if !moved && interrupted.try_recv().is_ok() {
+                clock.advance(Duration::from_secs(5));
+                release_tx.send(()).unwrap();
+                moved = true;
+            }
+            assert!(Instant::now() < fuse, "the run never completed");
+            thread::park_timeout(FUSE);
+        };
+        assert!(moved, "the run ended before teardown waited for `held`");
+        let stage = report.stages()[0].elapsed.expect("the stage was torn down");
+        assert!(
+            stage >= Duration::from_secs(5),
+            "futures {futures}: stage took {stage:?}\n{report}"
+        );
+        let teardown = report.teardown().expect("teardown ran");
+        assert!(
+            teardown >= Duration::from_secs(5),
+            "futures {futures}: teardown took {teardown:?}\n{report}"
+        );
+    }
+}
