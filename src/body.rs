@@ -7,7 +7,7 @@ use std::io;
 use crate::actor::Policy;
 use crate::group::Body;
 use crate::lane;
-use crate::shared::{Core, publish_exit};
+use crate::shared::{Core, Slot, publish_exit};
 use crate::sync::Arc;
 use crate::sync::thread::{self, JoinHandle};
 use crate::unwind::{self, Payload, panic_message};
@@ -34,6 +34,7 @@ impl<E> Drop for LeaveGuard<'_, E> {
 /// The body of every actor thread.
 fn actor_main<E: Send + Sync + 'static>(
     core: Arc<Core<E>>,
+    slot: Slot<E>,
     index: usize,
     stage: usize,
     policy: Policy,
@@ -49,7 +50,7 @@ fn actor_main<E: Send + Sync + 'static>(
         Body::Supervised(supervisor) => supervisor.run(&core, index),
         Body::Future { .. } => unreachable!("future actors are polled by the driver"),
     };
-    let first = publish_exit(&core, index, policy, result, core.clock.now());
+    let first = publish_exit(&core, &slot, index, policy, result, core.clock.now());
     drop(guard);
     drop(span);
     if first {
@@ -71,6 +72,7 @@ pub(crate) enum SpawnError {
 /// panic in that drop, or in `spawn` itself, is caught and returned with the error.
 pub(crate) fn spawn_actor<E: Send + Sync + 'static>(
     core: &Arc<Core<E>>,
+    slot: &Slot<E>,
     index: usize,
     stage: usize,
     policy: Policy,
@@ -96,9 +98,9 @@ pub(crate) fn spawn_actor<E: Send + Sync + 'static>(
     if let Some(bytes) = stack {
         builder = builder.stack_size(bytes);
     }
-    let actor_core = Arc::clone(core);
+    let (actor_core, slot) = (Arc::clone(core), Arc::clone(slot));
     match unwind::catch(move || {
-        builder.spawn(move || actor_main(actor_core, index, stage, policy, execute))
+        builder.spawn(move || actor_main(actor_core, slot, index, stage, policy, execute))
     }) {
         Ok(Ok(handle)) => Ok(handle),
         Ok(Err(error)) => Err((error, None)),

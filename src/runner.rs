@@ -56,7 +56,7 @@ use crate::observe::StageSpan;
 use crate::plan::{Action, Event, Plan, Until};
 use crate::ready;
 use crate::report::{ActorReport, HookOutcome, Outcome, Report, ServiceReport, StageReport};
-use crate::shared::{Core, Exit, record_exit};
+use crate::shared::{Core, Exit, ExitCell, record_exit};
 use crate::spawn;
 use crate::state::{Control, EXTERNAL, Live, RUNNING, phase, who};
 use crate::supervise::Shared;
@@ -84,7 +84,7 @@ fn settle<E: 'static>(
     // Kept in the entry: only this thread, the runner's, reads it (no lock).
     let policy = entry.policy;
     record_exit(core, actor, policy, result, at, cancelled, |exit| {
-        entry.exit = Some(exit);
+        entry.exit = ExitCell::Local(Some(exit));
     });
     if core.live.leave(entry.stage) {
         core.notify();
@@ -131,10 +131,10 @@ enum Wait {
 }
 
 /// One actor's cell in the run, owned by the runner: where it is (stage, policy), its hooks and
-/// what became of them, a future actor's future, waker and exit. What other threads must see of
-/// an actor lives in the shared state instead: a thread actor's exit slot and the names
-/// (`Core`), and a future actor's ready bit (`ReadySet`); the names come back into the report
-/// lines at the end.
+/// what became of them, its exit (a thread actor's in a slot its thread shares), a future
+/// actor's future and waker. Outside it are only what every thread reads by index: the names
+/// (`Core`, for events; they come back into the report lines at the end) and a future actor's
+/// ready bit (`ReadySet`).
 struct Entry<E> {
     stage: usize,
     policy: Policy,
@@ -150,8 +150,8 @@ struct Entry<E> {
     supervisor: Option<Arc<Shared<E>>>,
     /// Its interrupt is the group's own and cannot block: the runner may call it itself.
     inline: bool,
-    /// A future actor's exit (a thread actor's is in its shared slot, `Core::slots`).
-    exit: Option<Exit<E>>,
+    /// Its exit, once it has left one.
+    exit: ExitCell<E>,
     /// A future actor's future and waker, which the driver polls.
     polled: Option<Polled<E>>,
 }
@@ -522,7 +522,6 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let core = Arc::new(Core {
         control: Arc::clone(&control),
         live: Live::new(&counts),
-        slots: (0..actors.len()).map(|_| Mutex::new(None)).collect(),
         names,
         clock,
         herald,
@@ -587,7 +586,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
             drop_panics: Vec::new(),
             supervisor: None,
             inline,
-            exit: None,
+            exit: ExitCell::Local(None),
             polled: None,
         };
         if spawn_error.is_none() {
@@ -627,10 +626,12 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
                 entry.supervisor = Some(supervisor.shared());
             }
             let stack = own_stack.or(stack_size);
-            match spawn_actor(&runner.core, index, stage, policy, stack, execute) {
+            let slot = Arc::new(Mutex::new(None));
+            match spawn_actor(&runner.core, &slot, index, stage, policy, stack, execute) {
                 Ok(handle) => {
                     entry.started = true;
                     entry.thread = Some(handle);
+                    entry.exit = ExitCell::Shared(slot);
                 }
                 Err((source, drop_panic)) => {
                     entry.drop_panics.extend(drop_panic);
@@ -993,7 +994,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let exit = self.entries[who]
             .exit
             .take()
-            .or_else(|| self.core.slots[who].lock().take())
             .expect("the winner publishes its exit before its compare-exchange");
         let actor = self.core.names[who].clone();
         let trigger = Trigger::Exit { actor: who };
@@ -1033,12 +1033,10 @@ impl<E: Send + Sync + 'static> Runner<E> {
         self.reusable(fresh).unwrap_or_else(|| self.now())
     }
 
-    /// Whether `actor`'s execute has returned: its slot is filled, or it is the first exit (whose
-    /// slot `resolve_cause` emptied; the state word still names it).
+    /// Whether `actor`'s execute has returned: its exit is there, or it is the first exit (whose
+    /// exit `resolve_cause` took; the state word still names it).
     fn has_exited(&self, actor: usize) -> bool {
-        who(self.core.control.load()) == Some(actor)
-            || self.entries[actor].exit.is_some()
-            || self.core.has_exited(actor)
+        who(self.core.control.load()) == Some(actor) || self.entries[actor].exit.is_set()
     }
 
     /// The started actors of `stage`, in registration order.
@@ -1484,11 +1482,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     (outcome, Some(w.at), true)
                 }
                 _ if !entry.started => (Outcome::NotStarted, None, false),
-                _ => match entry
-                    .exit
-                    .take()
-                    .or_else(|| self.core.slots[index].lock().take())
-                {
+                _ => match entry.exit.take() {
                     Some(Exit {
                         result,
                         at,

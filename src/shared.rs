@@ -1,6 +1,7 @@
 //! What the runner, the actor threads, the driver and the hook lanes share while a group runs:
-//! the state word and wake pair, the per-stage counters, one exit slot per actor, the names, the
-//! clock and the herald of events; and how an actor's exit is recorded there, whatever its kind.
+//! the state word and wake pair, the per-stage counters, the names, the clock and the herald of
+//! events; where an actor's exit is kept (its [`ExitCell`]); and how it is recorded, whatever the
+//! actor's kind.
 
 use std::time::Duration;
 
@@ -22,13 +23,40 @@ pub(crate) struct Exit<E> {
     pub(crate) cancelled: bool,
 }
 
+/// A thread actor's exit, written once by its thread (its only lock), read by the runner.
+pub(crate) type Slot<E> = Arc<Mutex<Option<Exit<E>>>>;
+
+/// Where an actor's exit is kept until its report line: part of the actor's cell (the runner's
+/// entry for it).
+pub(crate) enum ExitCell<E> {
+    /// A future actor's: written by the runner's own thread, which polls it (no lock).
+    Local(Option<Exit<E>>),
+    /// A thread actor's: a slot shared with its thread.
+    Shared(Slot<E>),
+}
+
+impl<E> ExitCell<E> {
+    /// Takes the exit, if the actor has left one.
+    pub(crate) fn take(&mut self) -> Option<Exit<E>> {
+        match self {
+            ExitCell::Local(exit) => exit.take(),
+            ExitCell::Shared(slot) => slot.lock().take(),
+        }
+    }
+
+    /// Whether the actor has left an exit not yet taken.
+    pub(crate) fn is_set(&self) -> bool {
+        match self {
+            ExitCell::Local(exit) => exit.is_some(),
+            ExitCell::Shared(slot) => slot.lock().is_some(),
+        }
+    }
+}
+
 /// What the runner, the actor threads and the lanes share.
 pub(crate) struct Core<E> {
     pub(crate) control: Arc<Control>,
     pub(crate) live: Live,
-    /// One slot per actor, written once by a thread actor's thread (its only lock). A future
-    /// actor's exit is kept in its entry instead, by the runner's thread, which polls it.
-    pub(crate) slots: Box<[Mutex<Option<Exit<E>>>]>,
     pub(crate) names: Frozen<[String]>,
     pub(crate) clock: RunClock,
     pub(crate) herald: Herald,
@@ -56,10 +84,6 @@ impl<E> Core<E> {
     pub(crate) fn notify(&self) {
         self.control.notify();
     }
-
-    pub(crate) fn has_exited(&self, actor: usize) -> bool {
-        self.slots[actor].lock().is_some()
-    }
 }
 
 /// Records a thread actor's exit at `at` (the run clock's time once its execute was consumed):
@@ -67,6 +91,7 @@ impl<E> Core<E> {
 /// The caller then leaves the actor's stage.
 pub(crate) fn publish_exit<E: 'static>(
     core: &Core<E>,
+    slot: &Slot<E>,
     index: usize,
     policy: Policy,
     result: Result<Result<(), E>, Payload>,
@@ -74,7 +99,7 @@ pub(crate) fn publish_exit<E: 'static>(
 ) -> bool {
     record_exit(core, index, policy, result, at, false, |exit| {
         // Publish the outcome first: the runner reads the winner's slot after seeing the win.
-        *core.slots[index].lock() = Some(exit);
+        *slot.lock() = Some(exit);
     })
 }
 
