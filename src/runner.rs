@@ -94,31 +94,6 @@ fn settle<E: 'static>(
 /// A poll of a future actor this long is reported ([`Note::Stalled`]).
 const SLOW_POLL: Duration = Duration::from_millis(10);
 
-/// The timer thread of an async run with a real deadline: wakes the task once the deadline the
-/// runner left in the wake pair has passed. Never runs user code but the task's waker.
-fn timer_main(control: &Control) {
-    let pair = control.wake_pair();
-    let mut guard = pair.lock.lock();
-    loop {
-        if guard.timer_closed {
-            return;
-        }
-        guard = match guard.until {
-            Some(until) => {
-                let now = std::time::Instant::now();
-                if now >= until {
-                    guard.until = None;
-                    pair.wake(guard);
-                    pair.lock.lock()
-                } else {
-                    pair.cond.wait_timeout(guard, until - now)
-                }
-            }
-            None => pair.cond.wait(guard),
-        };
-    }
-}
-
 /// A user timer's sleep ([`crate::Timer::sleep_until`]).
 type Sleep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -851,8 +826,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     continue;
                 }
                 // A deadline past what `Instant` can hold is as good as none.
-                guard.until =
-                    budget.and_then(|budget| std::time::Instant::now().checked_add(budget));
+                let until = budget.and_then(|budget| std::time::Instant::now().checked_add(budget));
+                pair.set_until(&mut guard, until);
                 if ready {
                     // Another pass is due: yield to the executor first (one pass per poll).
                     drop(guard);
@@ -909,7 +884,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let control = Arc::clone(&self.core.control);
         let spawned = thread::Builder::new()
             .name("rungroup-timer".into())
-            .spawn(move || timer_main(&control));
+            .spawn(move || control.wake_pair().serve_timer());
         match spawned {
             Ok(thread) => self.timer_thread = Some(thread),
             Err(_) => self.core.notify(),

@@ -67,6 +67,8 @@
 //! (uncontended) and, at most twice, the wake lock (only when it wins or empties its stage).
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::why::Trigger;
 
@@ -99,7 +101,7 @@ pub(crate) struct Wake {
     pub(crate) waker: Option<std::task::Waker>,
     /// When the task of an async run must look at the clock again (a real deadline), for its
     /// timer thread.
-    pub(crate) until: Option<std::time::Instant>,
+    pub(crate) until: Option<Instant>,
     /// Tells the timer thread of an async run to end.
     pub(crate) timer_closed: bool,
 }
@@ -112,6 +114,50 @@ pub(crate) struct WakePair {
 }
 
 impl WakePair {
+    pub(crate) fn new() -> Self {
+        WakePair {
+            lock: Mutex::new(Wake::default()),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Leaves `until` for the timer thread of an async run (the time the task must look at the
+    /// clock again), and tells the thread if it is sooner than what it sleeps until: it sleeps
+    /// until the deadline it last saw, or with none once it has fired one, so an earlier deadline
+    /// it is not told of wakes the task late, or never (S08).
+    pub(crate) fn set_until(&self, guard: &mut MutexGuard<'_, Wake>, until: Option<Instant>) {
+        let sooner = until.is_some_and(|new| guard.until.is_none_or(|old| new < old));
+        guard.until = until;
+        if sooner {
+            self.cond.notify_one();
+        }
+    }
+
+    /// The timer thread of an async run with a real deadline: wakes the task once the deadline
+    /// left by [`set_until`](Self::set_until) has passed, until told to end. Never runs user code
+    /// but the task's waker.
+    pub(crate) fn serve_timer(&self) {
+        let mut guard = self.lock.lock();
+        loop {
+            if guard.timer_closed {
+                return;
+            }
+            guard = match guard.until {
+                Some(until) => {
+                    let now = Instant::now();
+                    if now >= until {
+                        guard.until = None;
+                        self.wake(guard);
+                        self.lock.lock()
+                    } else {
+                        self.cond.wait_timeout(guard, until - now)
+                    }
+                }
+                None => self.cond.wait(guard),
+            };
+        }
+    }
+
     /// Wakes whoever waits on this pair: a parked thread, the timer thread, or the task polling
     /// the group's future. Takes the guard of `lock`, so that the change being announced was made
     /// under it or before it (no lost wake-up); the task's waker is called after it is released
@@ -150,10 +196,7 @@ impl Control {
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicUsize::new(RUNNING),
-            wake: Arc::new(WakePair {
-                lock: Mutex::new(Wake::default()),
-                cond: Condvar::new(),
-            }),
+            wake: Arc::new(WakePair::new()),
         }
     }
 
@@ -317,5 +360,55 @@ mod tests {
             assert_eq!(phase(triggered), TRIGGERED);
             assert_eq!(phase(FINISHED | (index << WHO_SHIFT)), FINISHED);
         }
+    }
+}
+
+/// A loom model of the timer thread (it cannot be reached from `loom-tests/`: loom has no time,
+/// and its models never use the real clock a timer serves).
+#[cfg(all(test, loom))]
+mod models {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    use std::time::Instant;
+
+    use super::WakePair;
+    use crate::sync::Arc;
+
+    /// S08 (issue 12): the timer thread of an async run hears of every deadline the task leaves
+    /// it, the first before or after the thread starts waiting and the next after it has fired
+    /// one (when it sleeps with no deadline at all). Each deadline here has passed already, so
+    /// the thread fires it as soon as it looks; one it is not told of leaves the task waiting
+    /// forever (loom: deadlock). Fails without the notification in `set_until`.
+    #[test]
+    fn s08_i12_the_timer_thread_hears_of_every_deadline() {
+        loom::model(|| {
+            let pair = Arc::new(WakePair::new());
+            let timer = {
+                let pair = Arc::clone(&pair);
+                loom::thread::spawn(move || pair.serve_timer())
+            };
+            for _ in 0..2 {
+                // As an async run's wait: the task's waker, and a deadline, under the wake lock.
+                let mut left = false;
+                loom::future::block_on(poll_fn(|cx| {
+                    let mut guard = pair.lock.lock();
+                    if left && guard.until.is_none() {
+                        // Fired: the thread clears it before it wakes the task.
+                        return Poll::Ready(());
+                    }
+                    guard.waker = Some(cx.waker().clone());
+                    if !left {
+                        pair.set_until(&mut guard, Some(Instant::now()));
+                        left = true;
+                    }
+                    Poll::Pending
+                }));
+            }
+            let mut guard = pair.lock.lock();
+            guard.timer_closed = true;
+            pair.cond.notify_all();
+            drop(guard);
+            timer.join().unwrap();
+        });
     }
 }

@@ -965,3 +965,42 @@ fn o01_i12_teardown_times_count_the_wait_they_end_with() {
         );
     }
 }
+
+/// S06 and S08 (issue 12, found by fault injection): `run_async` on its own timer thread waits
+/// out a kill grace that begins after an earlier deadline fired, and abandons a thread actor deaf
+/// to its interrupt. The timer thread sleeps with no deadline once it has fired one; the runner
+/// must wake it when it sets the next, or nothing else may (no force hook, no exit, no lane
+/// left to finish): the run hung here until the deaf actor ended.
+#[test]
+fn s06_i12_run_async_abandons_a_deaf_thread_after_a_later_deadline() {
+    for (budget, grace) in [(true, false), (false, true), (true, true)] {
+        let mut group = Group::new();
+        group.kill_grace(Duration::from_millis(20));
+        if budget {
+            group.budget(Duration::from_millis(20));
+        }
+        if grace {
+            group.grace(Stage::DEFAULT, Duration::from_millis(20));
+        }
+        let (release_tx, release) = std::sync::mpsc::channel::<()>();
+        group.actor("deaf").add(
+            move || {
+                let _ = release.recv();
+                Ok(())
+            },
+            |_| {},
+        );
+        group.actor("job").add(|| Err("done".into()), |_| {});
+        let report = bounded(move || block_on(group.run_async_with_report())).join();
+        drop(release_tx);
+        assert!(
+            matches!(report.actors()[0].outcome, Outcome::Abandoned),
+            "budget {budget}, grace {grace}: {report}"
+        );
+        assert!(report.actors()[0].escalated, "{report}");
+        assert!(
+            report.into_result().is_err(),
+            "abandonment is never success"
+        );
+    }
+}
