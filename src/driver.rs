@@ -286,7 +286,7 @@ impl Driver {
     /// One pass: polls every actor in the ready set once, in a rotating order, and calls `ended`
     /// for each that completed, panicked or was cancelled at its interrupt, with the run clock's
     /// time once its future was dropped. Returns how long the longest poll took, with its actor,
-    /// and the pass's last clock read (`None` if it polled nothing).
+    /// and the last clock read that still stands for now (`start` if it polled nothing).
     ///
     /// The clock is read once per poll: the time after one poll (and, for a future that
     /// completed, its drop) is where the next one's begins, so what an actor is measured for
@@ -294,7 +294,9 @@ impl Driver {
     /// [`SLOW_POLL`](crate::runner) of milliseconds). The first one's begins at `start` if the
     /// runner has a read with only its own bookkeeping since, else at a read of its own. A drop
     /// that blocks is its actor's poll. An exit's record, which may run an observer, is nobody's:
-    /// see `after_ended`.
+    /// see `after_ended`. Polls are timed only when something observes the run (the time only
+    /// ever goes into a `Stalled` event); else the clock is read only for an exit's time, and the
+    /// last read returned only if no poll came after it.
     pub(crate) fn pass<E, C: Cell<E>>(
         &mut self,
         cells: &mut [C],
@@ -308,12 +310,16 @@ impl Driver {
         let mut slowest: Option<(usize, Duration)> = None;
         if batch.is_empty() {
             self.batch = batch;
-            return (None, None);
+            return (None, start);
         }
         let first = self.turn % batch.len();
         self.turn = self.turn.wrapping_add(1);
         batch.rotate_left(first);
-        let mut last = start.unwrap_or_else(|| core.clock.now());
+        let timed = core.herald.observed();
+        let mut last = match start {
+            None if timed => Some(core.clock.now()),
+            start => start,
+        };
         for &actor in &batch {
             // A wake can come after the runner has let its cells go (`finish`: a cancel or a
             // stop that reached an actor already done, on a lane, just before the end): nothing
@@ -335,9 +341,9 @@ impl Driver {
                 } else {
                     let future = slot.future.take();
                     let panic = unwind::drop_caught(future);
-                    last = core.clock.now();
-                    ended(cell, actor, last, Ended::Cancelled(panic));
-                    last = after_ended(core, last);
+                    let at = core.clock.now();
+                    ended(cell, actor, at, Ended::Cancelled(panic));
+                    last = Some(after_ended(core, at));
                     continue;
                 }
             }
@@ -372,19 +378,27 @@ impl Driver {
                     }))
                 }
             };
-            let now = core.clock.now();
-            let took = now.saturating_sub(last);
-            last = now;
-            if slowest.is_none_or(|(_, longest)| took > longest) {
-                slowest = Some((actor, took));
+            if end.is_none() && !timed {
+                // Pending, and nobody to tell how long it took: no read (and none from before
+                // stands for now any more).
+                last = None;
+                continue;
             }
+            let now = core.clock.now();
+            if timed {
+                let took = now.saturating_sub(last.unwrap_or(now));
+                if slowest.is_none_or(|(_, longest)| took > longest) {
+                    slowest = Some((actor, took));
+                }
+            }
+            last = Some(now);
             if let Some(end) = end {
                 ended(cell, actor, now, end);
-                last = after_ended(core, last);
+                last = Some(after_ended(core, now));
             }
         }
         self.batch = batch;
-        (slowest, Some(last))
+        (slowest, last)
     }
 
     /// Whether a wake is waiting to be served.

@@ -83,12 +83,18 @@ fn settle<E: 'static>(
     };
     // Kept in the entry: only this thread, the runner's, reads it (no lock).
     let policy = entry.policy;
-    record_exit(core, actor, policy, result, at, cancelled, |exit| {
+    let exit = Exit {
+        result,
+        at,
+        cancelled,
+    };
+    record_exit(core, actor, policy, exit, false, |exit| {
         entry.exit = ExitCell::Local(Some(exit));
     });
-    if core.live.leave(entry.stage) {
-        core.notify();
-    }
+    // No wake-up when the stage is left empty, nor for a first exit: this is the runner's own
+    // thread, which looks at the counters and the state word before it next waits (a wake-up
+    // would only find itself, or, in an async run, wake its own task for nothing).
+    core.live.leave(entry.stage);
 }
 
 /// A poll of a future actor this long is reported ([`Note::Stalled`]).
@@ -694,6 +700,9 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
     let report = runner
         .finish(trigger, cause, winner, triggered_at, teardown, spawn_error)
         .await;
+    // With it the last reference to the shared state, unless an abandoned thread holds one: the
+    // observer's captures may be dropped here, and a panic there must not cost the report.
+    unwind::drop_quietly(runner);
     control.finish();
     report
 }
@@ -904,8 +913,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// One pass of the future actors: polls those that were woken, and settles those that ended.
-    /// Starts from `fresh` when it may ([`Runner::now_after`]); returns the pass's last clock read
-    /// (`fresh` itself if nothing was polled).
+    /// Starts from `fresh` when it may ([`Runner::now_after`]); returns the last clock read that
+    /// still stands for now, if any.
     fn drive(&mut self, fresh: Option<Duration>) -> Option<Duration> {
         let start = self.reusable(fresh);
         let Runner {
@@ -923,7 +932,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if let Some((actor, took)) = slowest {
             self.note_held(actor, took);
         }
-        last.or(start)
+        last
     }
 
     /// Reports a poll or an inline interrupt that held the group's thread, if it is the longest
@@ -1185,7 +1194,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     hook,
                     cause: Arc::clone(cause),
                 };
-                last = Some(self.call_timed(job, last));
+                last = self.call_timed(job, last);
             }
         }
         last
@@ -1210,7 +1219,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         {
             let mut last = self.reusable(fresh);
             for job in jobs {
-                last = Some(self.call_timed(job, last));
+                last = self.call_timed(job, last);
             }
             return last;
         }
@@ -1262,14 +1271,19 @@ impl<E: Send + Sync + 'static> Runner<E> {
     /// Calls a hook of the group's own here, timed from `since` (a clock read that may stand for
     /// now, [`Runner::reusable`]; else a read of its own), and reports it if it held the thread.
     /// Returns the time it returned: one clock read per hook, each one's end is where the next
-    /// one's begins.
-    fn call_timed(&mut self, job: Job<E>, since: Option<Duration>) -> Duration {
+    /// one's begins. Untimed when nothing observes the run (the time would only ever go into a
+    /// [`Note::Stalled`]): no clock read at all, and `None`.
+    fn call_timed(&mut self, job: Job<E>, since: Option<Duration>) -> Option<Duration> {
+        if !self.core.herald.observed() {
+            self.call_here(job);
+            return None;
+        }
         let start = since.unwrap_or_else(|| self.now());
         let actor = job.meta().0;
         self.call_here(job);
         let now = self.now();
         self.note_held(actor, now.saturating_sub(start));
-        now
+        Some(now)
     }
 
     /// Calls a hook on this thread and records it.
@@ -1400,8 +1414,11 @@ impl<E: Send + Sync + 'static> Runner<E> {
     }
 
     /// Builds the report: every actor's fate, every hook that did not return, the run's error.
+    ///
+    /// Borrows the runner, which the caller then drops (with the shared state's last reference):
+    /// the future holds no copy of it.
     async fn finish(
-        mut self,
+        &mut self,
         trigger: Trigger,
         cause: Arc<Cause<E>>,
         winner: Option<Winner>,
@@ -1607,9 +1624,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
             "rungroup: a retained first exit without a blocked hook would read as success"
         );
         self.finish_notifier(&report);
-        // The last reference to the shared state, unless an abandoned thread holds one: the
-        // observer's captures may be dropped here, and a panic there must not cost the report.
-        unwind::drop_quietly(self.core);
         report
     }
 

@@ -97,7 +97,12 @@ pub(crate) fn publish_exit<E: 'static>(
     result: Result<Result<(), E>, Payload>,
     at: Duration,
 ) -> bool {
-    record_exit(core, index, policy, result, at, false, |exit| {
+    let exit = Exit {
+        result,
+        at,
+        cancelled: false,
+    };
+    record_exit(core, index, policy, exit, true, |exit| {
         // Publish the outcome first: the runner reads the winner's slot after seeing the win.
         *slot.lock() = Some(exit);
     })
@@ -106,17 +111,19 @@ pub(crate) fn publish_exit<E: 'static>(
 /// Records an actor's exit, thread or future: `store` keeps it where the runner will look (a
 /// thread actor's shared slot; a future actor's entry, on the runner's own thread), then the race
 /// for the first exit (unless it was cancelled: that only ever happens once teardown is under
-/// way), and the event. Returns whether it was the first exit.
+/// way), and the event. Returns whether it was the first exit. A first exit wakes the runner if
+/// `elsewhere` (a thread actor's thread); on the runner's own thread it would only wake itself,
+/// which looks at the state word before it next waits.
 pub(crate) fn record_exit<E: 'static>(
     core: &Core<E>,
     index: usize,
     policy: Policy,
-    result: Result<Result<(), E>, Payload>,
-    at: Duration,
-    cancelled: bool,
+    exit: Exit<E>,
+    elsewhere: bool,
     store: impl FnOnce(Exit<E>),
 ) -> bool {
-    let label = match &result {
+    let cancelled = exit.cancelled;
+    let label = match &exit.result {
         _ if cancelled => "cancelled",
         Ok(Ok(())) => "ok",
         Ok(Err(_)) => "error",
@@ -126,18 +133,17 @@ pub(crate) fn record_exit<E: 'static>(
     let quiet = cancelled || (policy == Policy::OnError && label == "ok");
     let triggers = !quiet;
     // The error's text for the event, only when someone listens (a formatting allocation).
-    let error = match &result {
+    let error = match &exit.result {
         _ if !core.herald.observed() => None,
         Ok(Ok(())) => None,
         Ok(Err(error)) => error_text(error),
         Err(payload) => Some(panic_message(payload.as_ref())),
     };
-    store(Exit {
-        result,
-        at,
-        cancelled,
-    });
+    store(exit);
     let first = triggers && core.control.try_win(index);
+    if first && elsewhere {
+        core.notify();
+    }
     core.emit(Note::ActorExited {
         actor: index,
         outcome: label,

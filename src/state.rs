@@ -211,11 +211,11 @@ impl Control {
         self.state.load(Ordering::Acquire)
     }
 
-    /// Actor `index` exited in a way that triggers teardown. Returns whether it was the first.
+    /// Actor `index` exited in a way that triggers teardown. Returns whether it was the first;
+    /// the winner then wakes the runner, unless it runs on the runner's thread.
     pub(crate) fn try_win(&self, index: usize) -> bool {
         debug_assert!(index < EXTERNAL);
-        let won = self
-            .state
+        self.state
             // ORDERING: the CAS's atomicity alone makes exactly one winner (R03). The winner's
             // outcome reaches the caller through its slot's mutex, not through this word; AcqRel
             // on success is a second, belt-and-braces publication (loom confirms that Relaxed here
@@ -226,11 +226,7 @@ impl Control {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             )
-            .is_ok();
-        if won {
-            self.notify();
-        }
-        won
+            .is_ok()
     }
 
     /// A request from outside the actors (stop handle, signal, the runner itself). When teardown
