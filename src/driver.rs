@@ -131,6 +131,18 @@ impl ReadySet {
         // runner through that lock (`wake`), so Acquire is only for what the mark published.
         self.pending.load(Ordering::Acquire)
     }
+
+    /// The runner, on its own thread, is about to wake actors itself (its inline interrupts), and
+    /// takes the set before it next waits: the marks meanwhile need not wake it. `pending` set
+    /// now reads, to every mark, as a wake already made, so they skip theirs; the take that
+    /// clears it is the runner's next, and a mark after that take wakes the group as ever.
+    fn hold(&self) {
+        // ORDERING: a mark that reads this store skips its wake, so its bit must reach the
+        // runner's take some other way: its own AcqRel swap comes after this store in `pending`'s
+        // order and before the take's swap (which reads it or a later value), so the take
+        // acquires the bit as for any mark. No data is published by this store itself.
+        self.pending.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One actor's waker.
@@ -404,5 +416,14 @@ impl Driver {
     /// Whether a wake is waiting to be served.
     pub(crate) fn has_ready(&self) -> bool {
         self.set.has_ready()
+    }
+
+    /// The runner is about to wake actors on its own thread and will pass before it waits
+    /// ([`ReadySet::hold`]): saves it a wake of itself (a lock, or, in an async run, a wake of
+    /// its own task).
+    pub(crate) fn hold(&self) {
+        if !self.is_empty() {
+            self.set.hold();
+        }
     }
 }

@@ -1183,6 +1183,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
             return self.send(jobs, fresh);
         }
         let mut last = self.reusable(fresh);
+        // Their wakes of future actors find the runner here, about to pass (it drives first
+        // thing in its next wait, before any check).
+        self.driver.hold();
         for actor in 0..self.entries.len() {
             let entry = &mut self.entries[actor];
             if !due(entry) {
