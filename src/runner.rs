@@ -187,8 +187,9 @@ struct Runner<E> {
     /// next stage's lane, or are skipped if no stage is left.
     carried: Vec<Job<E>>,
     lanes: Vec<LaneThread<E>>,
-    /// The first failure to spawn a lane. The hooks it left uncalled are the ones recorded
-    /// `Skipped` (with no blocked hook, nothing else skips one).
+    /// The first failure to spawn a lane. The hooks it left uncalled are recorded `Skipped`; so
+    /// are those still queued behind a blocked hook, or on a lane whose thread had not yet taken
+    /// them when the last deadline ran out (a zero budget and kill grace).
     lane_error: Option<io::Error>,
     observer_thread: Option<JoinHandle<()>>,
     /// The systemd notifier's thread (feature `systemd`, when run by a service manager).
@@ -1594,7 +1595,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 trigger: report.trigger_summary(),
             })
         } else if let Some(source) = self.lane_error.take() {
-            // No hook is blocked, so every skipped hook was skipped for want of a thread.
+            // No hook is blocked: the thread that could not be had is why hooks were skipped
+            // (all of them, unless a lane's thread also started too late, below).
             let skipped = report
                 .actors
                 .iter()
@@ -1608,6 +1610,16 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 thread: "hook",
                 skipped,
                 source,
+            })
+        } else if !skipped.is_empty() {
+            // Nothing blocked, nobody left behind, every thread to be had: a deadline ran out
+            // before a lane's thread (just started) took its queue. R04 was not kept for them,
+            // so never a success (Spin's P11).
+            Some(Error::Abandoned {
+                actors: abandoned,
+                hooks,
+                skipped,
+                trigger: report.trigger_summary(),
             })
         } else if let (Some(by), false) = (first_escalation, escalated.is_empty()) {
             Some(Error::Escalated {
@@ -1625,6 +1637,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     .iter()
                     .any(|actor| matches!(actor.outcome, Outcome::Retained)),
             "rungroup: a retained first exit without a blocked hook would read as success"
+        );
+        debug_assert!(
+            report.error.is_some()
+                || !report
+                    .actors
+                    .iter()
+                    .any(|actor| matches!(actor.interrupt, HookOutcome::Skipped)),
+            "rungroup: an interrupt never called would read as success (R04)"
         );
         self.finish_notifier(&report);
         report

@@ -87,7 +87,7 @@ bug/K3-no-lane-wait    | fail | safety | -DN=2 $BUD -DBUG_NO_LANE_WAIT          
 bug/stop-frees-queue   | fail | safety | -DN=2 $INL -DBUG_STOP_FREES_QUEUE                | in_intr==0
 bug/escalate-at-once   | fail | safety | -DN=2 $INL -DBUG_ESCALATE_AT_ONCE                | nexit\[0\]==nsize\[0\]
 bug/first-no-serve     | fail | safety | -DN=2 $INL -DBUG_FIRST_NO_SERVE                  | culprits
-finding/skipped-ok     | fail | safety | -DN=2 $BUD -DSKIPPED_FAILS                       | rep_skipped
+bug/skipped-ok         | fail | safety | -DN=2 $BUD -DBUG_SKIPPED_OK                      | rep_skipped
 witness/abandoned      | fail | safety | -DN=2 $BUD -DWITNESS=1                            | abandoned
 witness/hook-blocked   | fail | safety | -DN=2 $BUD -DWITNESS=2                                  | rep_blocked
 witness/budget-spent   | fail | safety | -DN=2 $BUD -DWITNESS=3                            | budget_fired
