@@ -64,7 +64,7 @@ use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Arc, Frozen, Mutex};
 use crate::unwind;
 use crate::unwind::{Payload, panic_message};
-use crate::why::{Cause, Escalation, Trigger};
+use crate::why::{ActorName, Cause, Escalation, Trigger};
 
 /// Settles a future actor that ended at `at`: its exit, as for a thread actor, then its stage.
 fn settle<E: 'static>(
@@ -170,6 +170,8 @@ struct Runner<E> {
     stage_reports: Vec<StageReport>,
     /// What teardown does next (`src/plan.rs`).
     plan: Plan,
+    /// Where the planner writes its actions: made before the trigger, not after it.
+    actions: Vec<Action>,
     /// The current stage's span (feature `tracing`).
     stage_span: StageSpan,
     /// The lanes the kill-grace wait of an escalated stage watches.
@@ -517,6 +519,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         core,
         entries: Vec::with_capacity(actors.len()),
         plan: Plan::new(stage_names, graces, budget, kill_grace, lame_duck),
+        actions: Vec::with_capacity(4),
         stage_span: StageSpan::none(),
         watched: Vec::new(),
         stage_reports,
@@ -970,7 +973,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 .clone()
                 .expect("an external trigger leaves its details under the wake lock");
             let actor = match &external {
-                Trigger::SpawnFailed { actor } => Some(self.core.names[*actor].clone()),
+                Trigger::SpawnFailed { actor } => Some(ActorName::new(&self.core.names, *actor)),
                 _ => None,
             };
             let cause = Cause::other(external.clone(), actor);
@@ -980,7 +983,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .exit
             .take()
             .expect("the winner publishes its exit before its compare-exchange");
-        let actor = self.core.names[who].clone();
+        let actor = ActorName::new(&self.core.names, who);
         let trigger = Trigger::Exit { actor: who };
         let (cause, payload) = match exit.result {
             Ok(result) => (Cause::returned(trigger.clone(), actor, result), None),
@@ -1068,7 +1071,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
         lame_duck: bool,
         fresh: Option<Duration>,
     ) -> Duration {
-        let mut actions = Vec::with_capacity(4);
+        let mut actions = std::mem::take(&mut self.actions);
         let mut now = self.now_after(fresh);
         self.plan.start(triggered_at, now, lame_duck, &mut actions);
         loop {

@@ -4,6 +4,7 @@
 //! can all speak of it.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Why teardown began, as every interrupt sees it (rule R06): the [`Trigger`] (the one "why" of a
 /// run, the same the report keeps), with the first exit's actor and value.
@@ -31,7 +32,7 @@ use std::fmt;
 pub struct Cause<E> {
     trigger: Trigger,
     /// The actor of an exit or of a failed spawn, by name.
-    actor: Option<String>,
+    actor: Option<ActorName>,
     /// A first exit's value, or its panic's message.
     exit: Option<FirstExit<E>>,
 }
@@ -44,9 +45,35 @@ enum FirstExit<E> {
     Panicked(String),
 }
 
+/// An actor's name as a cause holds it: its place in the run's list of names, shared with the
+/// run rather than copied (no allocation on the way to the first interrupt).
+pub(crate) struct ActorName {
+    names: Arc<[String]>,
+    index: usize,
+}
+
+impl ActorName {
+    pub(crate) fn new(names: &Arc<[String]>, index: usize) -> Self {
+        Self {
+            names: Arc::clone(names),
+            index,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.names[self.index]
+    }
+}
+
+impl fmt::Debug for ActorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 impl<E> Cause<E> {
     /// A first exit that returned `result`.
-    pub(crate) fn returned(trigger: Trigger, actor: String, result: Result<(), E>) -> Self {
+    pub(crate) fn returned(trigger: Trigger, actor: ActorName, result: Result<(), E>) -> Self {
         Self {
             trigger,
             actor: Some(actor),
@@ -55,7 +82,7 @@ impl<E> Cause<E> {
     }
 
     /// A first exit that panicked with `message`.
-    pub(crate) fn panicked(trigger: Trigger, actor: String, message: String) -> Self {
+    pub(crate) fn panicked(trigger: Trigger, actor: ActorName, message: String) -> Self {
         Self {
             trigger,
             actor: Some(actor),
@@ -64,7 +91,7 @@ impl<E> Cause<E> {
     }
 
     /// Any other trigger; `actor` names the actor of a failed spawn.
-    pub(crate) fn other(trigger: Trigger, actor: Option<String>) -> Self {
+    pub(crate) fn other(trigger: Trigger, actor: Option<ActorName>) -> Self {
         Self {
             trigger,
             actor,
@@ -79,7 +106,7 @@ impl<E> Cause<E> {
 
     /// The name of the actor whose exit or spawn failure caused teardown, if any.
     pub fn actor(&self) -> Option<&str> {
-        self.actor.as_deref()
+        self.actor.as_ref().map(ActorName::as_str)
     }
 
     /// The first exit's very value, when the cause is an actor's return (R06).
@@ -113,7 +140,7 @@ impl<E> Cause<E> {
         f: &mut dyn fmt::Write,
         error: impl FnOnce(&E, &mut dyn fmt::Write) -> fmt::Result,
     ) -> fmt::Result {
-        let actor = self.actor.as_deref().unwrap_or("?");
+        let actor = self.actor().unwrap_or("?");
         match (&self.trigger, &self.exit) {
             (_, Some(FirstExit::Returned(Ok(())))) => write!(f, "actor '{actor}' returned Ok"),
             (_, Some(FirstExit::Returned(Err(e)))) => {
