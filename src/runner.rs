@@ -797,6 +797,13 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 *fresh = self.drive(fresh.take());
             }
             let core = &*self.core;
+            // Done already (as a teardown that its own pass finished usually is): no wait, so no
+            // wake to lose, and no lock. Every `done` only ever turns true (a trigger, counters
+            // that only fall, a lane only this thread feeds), so a look without the lock that
+            // finds it true is as good as one under it; one that finds it false looks again below.
+            if done(core) {
+                return Poll::Ready(Wait::Done);
+            }
             let pair = core.control.wake_pair();
             let mut guard = pair.lock.lock();
             // The checks and the wait (`run`) or the waker's registration (`run_async`) happen in
@@ -1464,8 +1471,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
         let mut abandoned = Vec::new();
         let mut winner = winner;
         let mut winner_result = winner_result;
-        let entries = std::mem::take(&mut self.entries);
-        for (index, mut entry) in entries.into_iter().enumerate() {
+        // Each entry is emptied in place, field by field, into its line: not moved out whole.
+        let mut entries = std::mem::take(&mut self.entries);
+        for (index, entry) in entries.iter_mut().enumerate() {
             // Filled at the end (`name_lines`), when the names can be moved rather than copied.
             let name = String::new();
             let (outcome, exited_at, first) = match &mut winner {
@@ -1528,13 +1536,14 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 outcome,
                 exited_at,
                 first,
-                interrupt: entry.interrupt_outcome,
+                interrupt: std::mem::replace(&mut entry.interrupt_outcome, HookOutcome::NotCalled),
                 escalated: entry.escalated,
-                force: entry.force_outcome,
-                drop_panics: entry.drop_panics,
+                force: std::mem::replace(&mut entry.force_outcome, HookOutcome::NotCalled),
+                drop_panics: std::mem::take(&mut entry.drop_panics),
                 restarts,
             });
         }
+        drop(entries);
         blocked_hooks.sort_unstable();
         blocked_hooks.dedup();
         let hooks: Vec<String> = blocked_hooks
