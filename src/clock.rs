@@ -145,6 +145,11 @@ impl fmt::Debug for ManualClock {
 /// runtime's paused test time moves the group's deadlines too. [`Group::run`](crate::Group::run)
 /// reads [`now`](Timer::now) and waits on its own thread for `deadline - now`, which assumes the
 /// timer's time passes at the speed of real time.
+///
+/// `sleep_until` and the sleep it returns may panic (a `TokioTimer` polled outside a tokio
+/// runtime does): the run catches it, keeps its deadlines with its own timer thread on the real
+/// clock, and reports [`Error::Timer`](crate::Error::Timer). `now` must not panic: the actors'
+/// threads read it too.
 pub trait Timer: Send + Sync + 'static {
     /// Monotonic time since an origin of the timer's choosing.
     fn now(&self) -> Duration;

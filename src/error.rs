@@ -53,6 +53,15 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The group's [`Timer`](crate::Timer) panicked in `sleep_until` or in its sleep's `poll`
+    /// (for example `TokioTimer`, feature `tokio`, polled outside a tokio runtime). The run went
+    /// on with the group's own timer thread, on the real clock, so every deadline was still kept;
+    /// the misuse is reported rather than left to unwind through the run. The panic's message is
+    /// the [`source`](StdError::source).
+    Timer {
+        /// Why.
+        source: io::Error,
+    },
     /// Teardown gave up on some actors or hooks (S06): their threads were left running and may
     /// still be. Never a success.
     Abandoned {
@@ -95,6 +104,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::Timer { source } => write!(f, "the group's timer failed: {source}"),
             Error::Abandoned {
                 actors,
                 hooks,
@@ -131,7 +141,9 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Spawn { source, .. } | Error::Helper { source, .. } => Some(source),
+            Error::Spawn { source, .. }
+            | Error::Helper { source, .. }
+            | Error::Timer { source } => Some(source),
             Error::Abandoned { .. } | Error::Escalated { .. } => None,
         }
     }
@@ -140,7 +152,9 @@ impl StdError for Error {
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         let kind = match &error {
-            Error::Spawn { .. } | Error::Helper { .. } => io::ErrorKind::Other,
+            Error::Spawn { .. } | Error::Helper { .. } | Error::Timer { .. } => {
+                io::ErrorKind::Other
+            }
             Error::Abandoned { .. } | Error::Escalated { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)

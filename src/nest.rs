@@ -180,6 +180,9 @@ fn requalify(error: &Error, nested: &str) -> Error {
             skipped: skipped.iter().map(qualify).collect(),
             source: io::Error::new(source.kind(), source.to_string()),
         },
+        Error::Timer { source } => Error::Timer {
+            source: io::Error::new(source.kind(), source.to_string()),
+        },
         Error::Abandoned {
             actors,
             hooks,

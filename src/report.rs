@@ -445,7 +445,7 @@ impl<E> Report<E> {
     ///
     /// | code | when |
     /// |---|---|
-    /// | 1 | an actor's thread could not be spawned ([`Error::Spawn`], [`Error::Helper`]) |
+    /// | 1 | an actor's thread could not be spawned ([`Error::Spawn`], [`Error::Helper`]), or the group's timer failed ([`Error::Timer`]) |
     /// | 4 | an actor or hook was abandoned ([`Error::Abandoned`]) |
     /// | 101 | user code panicked (Rust's own exit status for a panicking `main`) |
     /// | 1 | the first exit returned an error |
@@ -465,7 +465,7 @@ impl<E> Report<E> {
     /// ```
     pub fn exit_code(&self) -> u8 {
         match &self.error {
-            Some(Error::Spawn { .. } | Error::Helper { .. }) => return 1,
+            Some(Error::Spawn { .. } | Error::Helper { .. } | Error::Timer { .. }) => return 1,
             Some(Error::Abandoned { .. }) => return 4,
             _ => {}
         }

@@ -208,6 +208,8 @@ struct Runner<E> {
     timer_thread: Option<JoinHandle<()>>,
     /// The user's timer's sleep until the deadline of the current wait (async run).
     sleep: Option<(Duration, Sleep)>,
+    /// The user's timer panicked (`Error::Timer`): the timer thread keeps the deadlines since.
+    timer_error: Option<io::Error>,
     /// Where nested groups leave their reports.
     nested: Vec<(usize, crate::report::NestedSlot<E>)>,
     /// The longest poll of a future actor so far, with its actor: a poll that blocks holds the
@@ -539,6 +541,7 @@ pub(crate) async fn run_async<E: Send + Sync + 'static>(
         blocking,
         timer_thread: None,
         sleep: None,
+        timer_error: None,
         slowest_poll: None,
         nested,
     };
@@ -872,28 +875,44 @@ impl<E: Send + Sync + 'static> Runner<E> {
 
     /// Makes sure the task is woken at `deadline`: by the user's timer's sleep (polled here), or
     /// by the timer thread. Returns whether the sleep has completed already.
+    ///
+    /// The user's timer is user code on the run's thread: a panic in it (a `TokioTimer` outside
+    /// tokio) is caught, reported (`Error::Timer`), and the timer thread, which needs only the
+    /// deadline already left in the wake pair, keeps this deadline and every later one.
     fn poll_sleep(&mut self, cx: &mut Context<'_>, deadline: Duration) -> bool {
-        if !matches!(&self.sleep, Some((until, _)) if *until == deadline) {
-            self.sleep = self
-                .core
-                .clock
-                .sleep_until(deadline)
-                .map(|sleep| (deadline, sleep));
+        if self.timer_error.is_none() {
+            if !matches!(&self.sleep, Some((until, _)) if *until == deadline) {
+                let clock = &self.core.clock;
+                match unwind::catch(|| clock.sleep_until(deadline)) {
+                    Ok(sleep) => self.sleep = sleep.map(|sleep| (deadline, sleep)),
+                    Err(payload) => self.timer_failed(&payload),
+                }
+            }
+            if let Some((_, sleep)) = &mut self.sleep {
+                match unwind::catch(|| sleep.as_mut().poll(cx)) {
+                    Ok(Poll::Ready(())) => {
+                        self.sleep = None;
+                        return true;
+                    }
+                    Ok(Poll::Pending) => return false,
+                    Err(payload) => self.timer_failed(&payload),
+                }
+            }
         }
-        match &mut self.sleep {
-            Some((_, sleep)) => {
-                let done = sleep.as_mut().poll(cx).is_ready();
-                if done {
-                    self.sleep = None;
-                }
-                done
-            }
-            None => {
-                if self.timer_thread.is_none() {
-                    self.start_timer();
-                }
-                false
-            }
+        if self.timer_thread.is_none() {
+            self.start_timer();
+        }
+        false
+    }
+
+    /// The user's timer panicked: its sleep is dropped (a panic there too is dropped), the panic
+    /// kept as the run's `Error::Timer`, and the timer thread used from now on.
+    fn timer_failed(&mut self, payload: &Payload) {
+        let message = panic_message(payload.as_ref());
+        self.timer_error
+            .get_or_insert_with(|| io::Error::other(format!("it panicked: {message}")));
+        if let Some((_, sleep)) = self.sleep.take() {
+            unwind::drop_quietly(sleep);
         }
     }
 
@@ -1623,6 +1642,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 skipped,
                 source,
             })
+        } else if let Some(source) = self.timer_error.take() {
+            Some(Error::Timer { source })
         } else if !skipped.is_empty() {
             // Nothing blocked, nobody left behind, every thread to be had: a deadline ran out
             // before a lane's thread (just started) took its queue. R04 was not kept for them,

@@ -1004,3 +1004,64 @@ fn s06_i12_run_async_abandons_a_deaf_thread_after_a_later_deadline() {
         );
     }
 }
+
+/// A [`rungroup::Timer`] on the real clock whose `sleep_until` panics (`at_poll`: whose sleep
+/// panics when polled), as `TokioTimer` does outside a tokio runtime.
+struct BrokenTimer {
+    origin: Instant,
+    at_poll: bool,
+}
+
+impl rungroup::Timer for BrokenTimer {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep_until(&self, _deadline: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        assert!(self.at_poll, "no timer here (sleep_until)");
+        Box::pin(std::future::poll_fn(|_| -> Poll<()> {
+            panic!("no timer here (poll)")
+        }))
+    }
+}
+
+/// S08 and F03 (issue 12, misuse): a timer that panics is user code on the run's thread. The
+/// panic is caught, the run keeps its deadlines with its own timer thread (the deaf future is
+/// dropped at its grace, the run returns), and the report says what happened
+/// (`Error::Timer`, with the panic's message). Before, the panic unwound out of `run_async` and
+/// the report was lost.
+#[test]
+fn s08_i12_a_timer_that_panics_is_reported_and_its_deadlines_kept() {
+    for at_poll in [false, true] {
+        let drops = Drops::default();
+        let mut group = Group::new();
+        group
+            .timer(BrokenTimer {
+                origin: Instant::now(),
+                at_poll,
+            })
+            .grace(Stage::DEFAULT, Duration::from_millis(20))
+            .kill_grace(Duration::from_millis(20));
+        group.actor("deaf").add_future(deaf(&drops), |_| {});
+        group.actor("job").add_future(async { Ok(()) }, |_| {});
+        let report = bounded(move || block_on(group.run_async_with_report())).join();
+        assert!(
+            matches!(report.actors()[0].outcome, Outcome::Cancelled),
+            "{report}"
+        );
+        assert_eq!(drops.count(), 1);
+        let error = report.error().expect("the timer's panic is reported");
+        assert!(matches!(error, rungroup::Error::Timer { .. }), "{error:?}");
+        let text = error.to_string();
+        let expected = if at_poll { "(poll)" } else { "(sleep_until)" };
+        assert!(
+            text.contains("the group's timer failed") && text.contains(expected),
+            "{text}"
+        );
+        assert_eq!(report.exit_code(), 1);
+        assert!(
+            report.into_result().is_err(),
+            "a broken timer is never a success"
+        );
+    }
+}

@@ -282,3 +282,32 @@ fn r02_i12_spawned_actors_run_as_tokio_tasks() {
         "{report}"
     );
 }
+
+/// S08 (issue 12, misuse): `TokioTimer` on an executor that is not tokio. Its sleep panics ("no
+/// reactor running"); before, that panic unwound out of `run_async` and the report was lost.
+/// Now the run keeps its deadlines with its own timer thread (the deaf future is dropped at its
+/// grace) and reports the misuse as `Error::Timer`.
+#[test]
+fn s08_i12_tokio_timer_outside_tokio_is_reported_not_a_crash() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let report = smol::block_on(async {
+        let mut group = Group::new();
+        group
+            .timer(TokioTimer::new())
+            .grace(Stage::DEFAULT, Duration::from_millis(20))
+            .kill_grace(Duration::from_millis(20));
+        group.actor("deaf").add_future(deaf(&drops), |_| {});
+        group.actor("job").add_future(async { Ok(()) }, |_| {});
+        group.run_async_with_report().await
+    });
+    assert!(
+        matches!(report.actors()[0].outcome, Outcome::Cancelled),
+        "{report}"
+    );
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let error = report.error().expect("the misuse is reported").to_string();
+    assert!(
+        error.contains("the group's timer failed") && error.contains("Tokio"),
+        "{error}"
+    );
+}
