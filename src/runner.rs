@@ -41,6 +41,7 @@ use std::io;
 use std::time::Duration;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::actor::{Force, Interrupt, Policy};
@@ -101,7 +102,7 @@ fn settle<E: 'static>(
 const SLOW_POLL: Duration = Duration::from_millis(10);
 
 /// A user timer's sleep ([`crate::Timer::sleep_until`]).
-type Sleep = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,9 +313,118 @@ impl<E: Send + Sync + 'static> Group<E> {
     }
 
     /// [`run_async`](Group::run_async), returning the full [`Report`].
+    ///
+    /// # Dropping the future before it completes
+    ///
+    /// A `select!` that takes another branch, or a timeout, drops the run's future. The actors
+    /// are not left behind for that: once the future has been polled (and so has started them),
+    /// dropping it requests teardown as a stop request would (`"the run's future was dropped"`)
+    /// and hands the rest of the run to a thread of its own, which finishes it by every rule
+    /// (interrupts, graces, escalation, joins) and drops the report; the observer, `log` and
+    /// `tracing` still see every event. If no thread can be had, the run is dropped where it is,
+    /// as any future would be: its future actors dropped, its thread actors left running. To keep
+    /// the report, stop the group instead ([`StopHandle`](crate::StopHandle)) and await the run.
     pub fn run_async_with_report(self) -> impl Future<Output = Report<E>> + Send + 'static {
-        run_async(self, false)
+        AsyncRun {
+            control: Arc::clone(&self.control),
+            run: Some(Box::pin(run_async(self, false))),
+            started: false,
+        }
     }
+}
+
+/// The run's future, boxed so that it can move to another thread after it has been polled.
+type BoxedRun<E> = Pin<Box<dyn Future<Output = Report<E>> + Send>>;
+
+/// The future of `Group::run_async*`: the run's own, and what to do if it is dropped unfinished.
+struct AsyncRun<E: 'static> {
+    run: Option<BoxedRun<E>>,
+    control: Arc<Control>,
+    /// Polled at least once: the actors may have been started.
+    started: bool,
+}
+
+impl<E: 'static> Future for AsyncRun<E> {
+    type Output = Report<E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report<E>> {
+        self.started = true;
+        let run = self
+            .run
+            .as_mut()
+            .expect("rungroup: the run's future was polled after it completed");
+        let poll = run.as_mut().poll(cx);
+        if poll.is_ready() {
+            self.run = None;
+        }
+        poll
+    }
+}
+
+impl<E: 'static> Drop for AsyncRun<E> {
+    fn drop(&mut self) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        if !self.started {
+            // Nothing was started: the group's closures are all there is to drop.
+            return;
+        }
+        self.control.request(
+            Trigger::Stop {
+                reason: "the run's future was dropped".to_owned(),
+            },
+            false,
+        );
+        finish_detached(run);
+    }
+}
+
+/// Finishes a run whose future was dropped, on a thread of its own (see
+/// [`Group::run_async_with_report`]); without one, drops it here.
+#[cfg(not(any(loom, shuttle)))]
+fn finish_detached<E: 'static>(run: BoxedRun<E>) {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let finish = move |mut run: BoxedRun<E>| {
+        let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(report) = run.as_mut().poll(&mut cx) {
+                unwind::drop_quietly(report);
+                return;
+            }
+            std::thread::park();
+        }
+    };
+    // The run is moved into the thread only if it starts: a failed spawn hands it back.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(run)));
+    let theirs = std::sync::Arc::clone(&slot);
+    let spawned = std::thread::Builder::new()
+        .name("rungroup-finish".into())
+        .spawn(move || {
+            let run = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(run) = run {
+                finish(run);
+            }
+        });
+    if spawned.is_err() {
+        let run = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        unwind::drop_quietly(run);
+    }
+}
+
+/// Under loom and shuttle a run is never dropped unfinished: it is dropped where it is.
+#[cfg(any(loom, shuttle))]
+fn finish_detached<E: 'static>(run: BoxedRun<E>) {
+    unwind::drop_quietly(run);
 }
 
 /// `Group::run`: the run's future, driven on the caller's thread, which parks between passes.

@@ -1065,3 +1065,93 @@ fn s08_i12_a_timer_that_panics_is_reported_and_its_deadlines_kept() {
         );
     }
 }
+
+/// R04 (issue 12, hostile: a `select!` or a timeout that drops the run): once `run_async`'s
+/// future has started the actors, dropping it does not leave them behind. Teardown is requested
+/// as by a stop request, and a thread of the run's own finishes it: the thread actor's token is
+/// stopped, the future actor polled to its end, and the observer hears why. Before, the thread
+/// actor was never interrupted and ran on, detached, and the future actor was dropped mid-poll.
+#[test]
+fn r04_i12_dropping_the_run_future_still_interrupts_every_actor() {
+    let (said_tx, said) = std::sync::mpsc::channel::<String>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let mut group = Group::new();
+    {
+        let said_tx = std::sync::Mutex::new(said_tx.clone());
+        group.observe(move |event| {
+            if let Event::Triggered { cause } = event {
+                let _ = said_tx.lock().unwrap().send(format!("triggered: {cause}"));
+            }
+        });
+    }
+    {
+        let said_tx = said_tx.clone();
+        group.actor("thread").add_token(move |token| {
+            started_tx.send(()).unwrap();
+            token.wait();
+            let _ = said_tx.send("thread stopped".into());
+            Ok(())
+        });
+    }
+    group
+        .actor("future")
+        .add_future_token(move |token| async move {
+            token.stopped().await;
+            let _ = said_tx.send("future stopped".into());
+            Ok(())
+        });
+    let mut run = Box::pin(group.run_async_with_report());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(
+        run.as_mut().poll(&mut cx).is_pending(),
+        "nothing has stopped"
+    );
+    started
+        .recv_timeout(FUSE)
+        .expect("the thread actor started");
+    drop(run);
+    let mut heard: Vec<String> = (0..3)
+        .map(|_| {
+            said.recv_timeout(FUSE)
+                .expect("teardown went on after the drop")
+        })
+        .collect();
+    heard.sort();
+    assert_eq!(
+        heard,
+        [
+            "future stopped",
+            "thread stopped",
+            "triggered: stop requested: the run's future was dropped",
+        ]
+    );
+}
+
+/// R01 (issue 12): a run's future dropped before it was ever polled started nothing, and
+/// leaves nothing: the group's closures are dropped with it, no thread is started.
+#[test]
+fn r01_i12_a_run_future_never_polled_starts_nothing() {
+    let drops = Drops::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut group = Group::new();
+    {
+        let ran = Arc::clone(&ran);
+        let guard = drops.guard();
+        group.actor("thread").add(
+            move || {
+                let _guard = guard;
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            },
+            |_| {},
+        );
+    }
+    group.actor("future").add_future(deaf(&drops), |_| {});
+    drop(group.run_async_with_report());
+    assert_eq!(
+        drops.count(),
+        2,
+        "both actors' values dropped with the future"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing ran");
+}
