@@ -366,8 +366,10 @@ impl<E: 'static> Drop for AsyncRun<E> {
         let Some(run) = self.run.take() else {
             return;
         };
-        if !self.started {
-            // Nothing was started: the group's closures are all there is to drop.
+        if !self.started || std::thread::panicking() {
+            // Nothing was started: the group's closures are all there is to drop. Or the run's
+            // own poll panicked (a bug of the library's: user code is caught), and a future that
+            // panicked cannot be polled again.
             return;
         }
         self.control.request(
