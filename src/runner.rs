@@ -329,6 +329,7 @@ impl<E: Send + Sync + 'static> Group<E> {
             control: Arc::clone(&self.control),
             run: Some(Box::pin(run_async(self, false))),
             started: false,
+            polling: false,
         }
     }
 }
@@ -342,6 +343,8 @@ struct AsyncRun<E: 'static> {
     control: Arc<Control>,
     /// Polled at least once: the actors may have been started.
     started: bool,
+    /// Inside the run's own poll: still set if that poll unwound.
+    polling: bool,
 }
 
 impl<E: 'static> Future for AsyncRun<E> {
@@ -349,11 +352,13 @@ impl<E: 'static> Future for AsyncRun<E> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report<E>> {
         self.started = true;
+        self.polling = true;
         let run = self
             .run
             .as_mut()
             .expect("rungroup: the run's future was polled after it completed");
         let poll = run.as_mut().poll(cx);
+        self.polling = false;
         if poll.is_ready() {
             self.run = None;
         }
@@ -366,10 +371,10 @@ impl<E: 'static> Drop for AsyncRun<E> {
         let Some(run) = self.run.take() else {
             return;
         };
-        if !self.started || std::thread::panicking() {
+        if !self.started || self.polling {
             // Nothing was started: the group's closures are all there is to drop. Or the run's
-            // own poll panicked (a bug of the library's: user code is caught), and a future that
-            // panicked cannot be polled again.
+            // own poll is unwinding (a bug of the library's: user code is caught), and a future
+            // that panicked cannot be polled again.
             return;
         }
         self.control.request(
