@@ -1072,6 +1072,13 @@ fn s08_i12_a_timer_that_panics_is_reported_and_its_deadlines_kept() {
 /// actor was never interrupted and ran on, detached, and the future actor was dropped mid-poll.
 #[test]
 fn r04_i12_dropping_the_run_future_still_interrupts_every_actor() {
+    // Dropped plainly, and dropped while another branch of the caller's unwinds.
+    for in_a_panic in [false, true] {
+        dropped_run_still_interrupts(in_a_panic);
+    }
+}
+
+fn dropped_run_still_interrupts(in_a_panic: bool) {
     let (said_tx, said) = std::sync::mpsc::channel::<String>();
     let (started_tx, started) = std::sync::mpsc::channel::<()>();
     let mut group = Group::new();
@@ -1108,7 +1115,15 @@ fn r04_i12_dropping_the_run_future_still_interrupts_every_actor() {
     started
         .recv_timeout(FUSE)
         .expect("the thread actor started");
-    drop(run);
+    if in_a_panic {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _run = run;
+            panic!("another branch");
+        }));
+        assert!(unwound.is_err());
+    } else {
+        drop(run);
+    }
     let mut heard: Vec<String> = (0..3)
         .map(|_| {
             said.recv_timeout(FUSE)
