@@ -427,3 +427,65 @@ impl Driver {
         }
     }
 }
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+    use crate::actor::BoxError;
+    use crate::clock::{Clock, ManualClock};
+    use crate::observe::Herald;
+    use crate::state::Live;
+    use crate::sync::Frozen;
+
+    struct TestCell(Option<Polled<BoxError>>);
+
+    impl Cell<BoxError> for TestCell {
+        fn polled(&mut self) -> Option<&mut Polled<BoxError>> {
+            self.0.as_mut()
+        }
+    }
+
+    /// O01 (issue 12, one clock read for the runner's bookkeeping): a pass hands back a clock
+    /// read as "now" only if no poll came after it. Here actor 0 completes (a read, for its exit)
+    /// and then actor 1's poll, pending, holds the thread while 5 s pass: unobserved, that poll
+    /// is not timed, so the read before it must not come back as the time after the pass (the
+    /// stage would end 5 s early). Timed (an observer, a log), the read after it comes back.
+    #[test]
+    fn o01_i12_a_pass_hands_back_no_read_older_than_its_last_poll() {
+        let control = Arc::new(Control::new());
+        let manual = ManualClock::new();
+        let clock = Clock::Manual(manual.clone()).start(control.wake_pair());
+        let names: Frozen<[String]> = Frozen::from(vec!["done".to_owned(), "slow".to_owned()]);
+        let stages: Frozen<[String]> = Frozen::from(vec!["default".to_owned()]);
+        let (herald, _) = Herald::start(Frozen::clone(&names), stages, None, false, &control)
+            .expect("no observer thread to start");
+        let core = Core {
+            control,
+            live: Live::new(&[2]),
+            names,
+            clock,
+            herald,
+            first_lane: None,
+        };
+        let mut driver = Driver::new(StdArc::new(ReadySet::new(2, None)));
+        let slow = manual.clone();
+        let mut cells = [
+            TestCell(Some(driver.start(0, Box::pin(async { Ok(()) })))),
+            TestCell(Some(driver.start(
+                1,
+                Box::pin(std::future::poll_fn(move |_| {
+                    slow.advance(Duration::from_secs(5));
+                    Poll::Pending
+                })),
+            ))),
+        ];
+        // Both were listed by `start`; the first pass polls them in index order.
+        driver.turn = 0;
+        let (_, last) = driver.pass(&mut cells, &core, Some(Duration::ZERO), |_, _, _, _| {});
+        assert!(
+            last.is_none_or(|last| last == manual.now()),
+            "the pass handed back {last:?} as now, after a poll that ended at {:?}",
+            manual.now()
+        );
+    }
+}
