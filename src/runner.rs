@@ -1312,7 +1312,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 .iter()
                 .filter(|entry| due(entry) && entry.interrupt.is_some())
                 .all(|entry| entry.inline)
-            && self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle());
+            && self.lane_is_idle();
         if !here {
             let mut jobs = Vec::new();
             for (actor, entry) in self.entries.iter_mut().enumerate() {
@@ -1330,8 +1330,6 @@ impl<E: Send + Sync + 'static> Runner<E> {
             return self.send(jobs, fresh);
         }
         let mut last = self.reusable(fresh);
-        // Their wakes of future actors find the runner here, about to pass (it drives first
-        // thing in its next wait, before any check).
         self.driver.hold();
         for actor in 0..self.entries.len() {
             let entry = &mut self.entries[actor];
@@ -1350,6 +1348,17 @@ impl<E: Send + Sync + 'static> Runner<E> {
         last
     }
 
+    /// Whether no hook is still to come on the hook lane. Interrupts that are all the group's own
+    /// (a future actor's token or cancel) never block, so with nothing before them they are
+    /// called on this thread, in order, with no lane ([`interrupt_stage`](Self::interrupt_stage),
+    /// [`send`](Self::send)); their wakes of future actors find the runner about to pass (it
+    /// drives first thing in its next wait), so the driver is told to hold them
+    /// ([`Driver::hold`]). The lane's lock only when it matters: a group of thread actors never
+    /// takes it here.
+    fn lane_is_idle(&self) -> bool {
+        self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle())
+    }
+
     /// Hands interrupts to the hook lane, behind any it still has queued; starts a fresh hook
     /// lane if the last one was retired. Interrupts called here are timed from `fresh` when it
     /// may stand for now ([`Runner::now_after`]); returns the last clock read if it may, else
@@ -1361,13 +1370,9 @@ impl<E: Send + Sync + 'static> Runner<E> {
         if jobs.is_empty() {
             return fresh;
         }
-        // Interrupts that are the group's own (a future actor's token or cancel) never block: with
-        // no hook before them still to come, they are called here, in order, with no lane.
-        // (The lane's lock only when it matters: a group of thread actors never takes it here.)
-        if jobs.iter().all(|job| self.entries[job.meta().0].inline)
-            && self.hook_lane.as_ref().is_none_or(|lane| lane.is_idle())
-        {
+        if jobs.iter().all(|job| self.entries[job.meta().0].inline) && self.lane_is_idle() {
             let mut last = self.reusable(fresh);
+            self.driver.hold();
             for job in jobs {
                 last = self.call_timed(job, last);
             }
@@ -1728,6 +1733,8 @@ impl<E: Send + Sync + 'static> Runner<E> {
             .iter()
             .find_map(|stage| stage.escalation.clone());
         let escalated: Vec<String> = report.escalated().map(str::to_owned).collect();
+        // Actors or hooks given up on: `Error::Abandoned` before any other failure of the run.
+        let gave_up = !abandoned.is_empty() || !hooks.is_empty();
         report.error = if let Some(error) = spawn_error {
             Some(match error {
                 SpawnError::Actor(index, source) => Error::Spawn {
@@ -1735,14 +1742,7 @@ impl<E: Send + Sync + 'static> Runner<E> {
                     source,
                 },
             })
-        } else if !abandoned.is_empty() || !hooks.is_empty() {
-            Some(Error::Abandoned {
-                actors: abandoned,
-                hooks,
-                skipped,
-                trigger: report.trigger_summary(),
-            })
-        } else if let Some(source) = self.lane_error.take() {
+        } else if let Some(source) = self.lane_error.take().filter(|_| !gave_up) {
             // No hook is blocked: the thread that could not be had is why hooks were skipped
             // (all of them, unless a lane's thread also started too late, below).
             let skipped = report
@@ -1759,12 +1759,12 @@ impl<E: Send + Sync + 'static> Runner<E> {
                 skipped,
                 source,
             })
-        } else if let Some(source) = self.timer_error.take() {
+        } else if let Some(source) = self.timer_error.take().filter(|_| !gave_up) {
             Some(Error::Timer { source })
-        } else if !skipped.is_empty() {
-            // Nothing blocked, nobody left behind, every thread to be had: a deadline ran out
-            // before a lane's thread (just started) took its queue. R04 was not kept for them,
-            // so never a success (Spin's P11).
+        } else if gave_up || !skipped.is_empty() {
+            // Skipped interrupts alone (nothing blocked, nobody left behind, every thread to be
+            // had) are a deadline that ran out before a lane's thread, just started, took its
+            // queue: R04 was not kept for them, so never a success either (Spin's P11).
             Some(Error::Abandoned {
                 actors: abandoned,
                 hooks,
